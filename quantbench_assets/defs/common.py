@@ -1,0 +1,31 @@
+"""Small glue shared by the asset modules: turning library errors into clear Dagster failures."""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from quantbench_assets.lib.catalog import Catalog, CatalogError, load_catalog
+from quantbench_assets.lib.store import ArtifactStore
+
+from .resources import StorageResource
+
+
+def catalog_or_fail(storage: StorageResource) -> Catalog:
+    try:
+        return load_catalog(storage.catalog(), storage.incoming())
+    except CatalogError as e:
+        raise dg.Failure(description=str(e)) from None
+
+
+def store_of(storage: StorageResource) -> ArtifactStore:
+    return ArtifactStore(storage.artifacts())
+
+
+def db_path(duckdb: DuckDBResource) -> Path:
+    return Path(duckdb.database)
+
+
+def md_table(rows: list[dict], columns: list[str]) -> str:
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "\n".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows)

@@ -1,0 +1,67 @@
+"""Resources: the engine seam, the warehouse, and where files live. Defaults reproduce the demo."""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from quantbench_assets.lib import paths
+from quantbench_assets.lib.engine import Engine, EngineSettings
+
+
+class EngineResource(dg.ConfigurableResource):
+    """Which engine runs inference, and how. Every field lands in each result's provenance."""
+
+    kind: str = "llama_cpp"
+    n_ctx: int = 2048
+    n_threads: int = 0  # 0: all cores
+    n_batch: int = 512
+    seed: int = 1234
+    use_mmap: bool = True
+    n_gpu_layers: int = 0
+    main_gpu: int = 0
+    extra_buffers: bool = False
+
+    def settings(self, logits_all: bool = False) -> EngineSettings:
+        return EngineSettings(
+            n_ctx=self.n_ctx, n_threads=self.n_threads or None, n_batch=self.n_batch, seed=self.seed,
+            use_mmap=self.use_mmap, n_gpu_layers=self.n_gpu_layers, main_gpu=self.main_gpu,
+            logits_all=logits_all, extra_buffers=self.extra_buffers,
+        )
+
+    def open(self, model_path: Path, logits_all: bool = False) -> Engine:
+        if self.kind != "llama_cpp":
+            raise dg.Failure(f"engine kind {self.kind!r} is not available in this build")
+        from quantbench_assets.lib.engine import LlamaCppEngine
+
+        return LlamaCppEngine(model_path, self.settings(logits_all))
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Catalog, artifact and drop folders (environment variables override the defaults)."""
+
+    catalog_path: str = ""
+    artifacts_dir: str = ""
+    incoming_dir: str = ""
+
+    def catalog(self) -> Path:
+        return Path(self.catalog_path) if self.catalog_path else paths.catalog_path()
+
+    def artifacts(self) -> Path:
+        return Path(self.artifacts_dir) if self.artifacts_dir else paths.artifacts_dir()
+
+    def incoming(self) -> Path:
+        return Path(self.incoming_dir) if self.incoming_dir else paths.incoming_dir()
+
+
+def default_resources() -> dict:
+    return {
+        "engine": EngineResource(),
+        "storage": StorageResource(),
+        "duckdb": DuckDBResource(database=str(paths.warehouse_path())),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources=default_resources())

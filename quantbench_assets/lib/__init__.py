@@ -1,0 +1,1 @@
+"""Pure logic for quantbench. Nothing under lib/ imports Dagster: it is tested as plain functions."""

@@ -1,0 +1,115 @@
+"""Facts read from a GGUF header with gguf-py's reader: architecture, file type, tensor types,
+parameter count, bits per weight. Errors say which file and what is wrong with it."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+GGUF_MAGIC = b"GGUF"
+
+
+class GGUFError(ValueError):
+    pass
+
+
+def file_type_name(code: int | None) -> str | None:
+    """general.file_type code -> llama-quantize's name ("Q4_K_M", "F16", ...)."""
+    if code is None:
+        return None
+    import gguf
+
+    try:
+        name = gguf.LlamaFileType(code).name
+    except ValueError:
+        return f"UNKNOWN_{code}"
+    return name.removeprefix("MOSTLY_").removeprefix("ALL_")
+
+
+def file_type_code(name: str) -> int:
+    import gguf
+
+    for prefix in ("MOSTLY_", "ALL_"):
+        member = getattr(gguf.LlamaFileType, prefix + name, None)
+        if member is not None:
+            return int(member)
+    raise ValueError(f"quant type {name!r} is not a llama.cpp file type")
+
+
+@dataclass
+class GGUFInfo:
+    path: str
+    size_bytes: int
+    architecture: str
+    model_name: str | None
+    file_type: str | None
+    context_length: int | None
+    chat_template: str | None
+    n_tensors: int
+    n_parameters: int
+    tensor_bytes: int
+    bits_per_weight: float
+    tensor_type_histogram: dict[str, int] = field(default_factory=dict)
+    main_tensor_type: str | None = None
+
+    def as_row(self) -> dict:
+        row = asdict(self)
+        row["has_chat_template"] = bool(self.chat_template)
+        row.pop("chat_template")
+        return row
+
+
+def _field_value(reader, key: str):
+    f = reader.fields.get(key)
+    if f is None:
+        return None
+    return f.contents()
+
+
+def read_gguf(path: Path) -> GGUFInfo:
+    path = Path(path)
+    if not path.exists():
+        raise GGUFError(f"{path}: file not found")
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != GGUF_MAGIC:
+        raise GGUFError(f"{path}: not a GGUF file (first bytes {magic!r}, expected b'GGUF')")
+    import gguf
+
+    try:
+        reader = gguf.GGUFReader(str(path), "r")
+    except Exception as e:  # the reader raises ValueError/IndexError/struct errors on truncation
+        raise GGUFError(f"{path}: unreadable GGUF ({size} bytes): {type(e).__name__}: {e}") from e
+    tensors = reader.tensors
+    if tensors:
+        last = max(tensors, key=lambda t: int(t.data_offset))
+        end = int(last.data_offset) + int(last.n_bytes)
+        if end > size:
+            raise GGUFError(f"{path}: truncated: tensor data ends at byte {end} but the file has {size}")
+    arch = _field_value(reader, "general.architecture")
+    if not arch:
+        raise GGUFError(f"{path}: header has no general.architecture")
+    known = set(gguf.MODEL_ARCH_NAMES.values())
+    if arch not in known:
+        raise GGUFError(f"{path}: architecture {arch!r} is unknown to llama.cpp's gguf-py")
+    hist = Counter(t.tensor_type.name for t in tensors)
+    n_params = sum(int(t.n_elements) for t in tensors)
+    tbytes = sum(int(t.n_bytes) for t in tensors)
+    # The "main" type is the one holding most of the bytes among the large matrices.
+    by_bytes = Counter()
+    for t in tensors:
+        if len(t.shape) >= 2:
+            by_bytes[t.tensor_type.name] += int(t.n_bytes)
+    ctx = _field_value(reader, f"{arch}.context_length")
+    return GGUFInfo(
+        path=str(path), size_bytes=size, architecture=arch,
+        model_name=_field_value(reader, "general.name"),
+        file_type=file_type_name(_field_value(reader, "general.file_type")),
+        context_length=int(ctx) if ctx is not None else None,
+        chat_template=_field_value(reader, "tokenizer.chat_template"),
+        n_tensors=len(tensors), n_parameters=n_params, tensor_bytes=tbytes,
+        bits_per_weight=round(tbytes * 8 / n_params, 4) if n_params else 0.0,
+        tensor_type_histogram=dict(sorted(hist.items())),
+        main_tensor_type=by_bytes.most_common(1)[0][0] if by_bytes else None,
+    )

@@ -1,0 +1,80 @@
+"""Build a quant rung with llama.cpp's own quantizer (llama_cpp.llama_model_quantize).
+
+The output is written as a *.partial file in the store and only renamed into place after the
+quantizer reports success and the header reads back, so a disk-full or a crash leaves nothing that
+looks like a valid rung.
+"""
+from __future__ import annotations
+
+import ctypes
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .gguf_info import GGUFInfo, file_type_code, read_gguf
+from .store import ArtifactStore, StoredFile
+
+
+class QuantizeError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rung:
+    stored: StoredFile
+    info: GGUFInfo
+    requested: str
+    method: str  # "source file" or "requantized from Q4_K_M"
+
+
+def estimate_output_bytes(n_parameters: int, quant: str) -> int:
+    """Upper-bound size guess for the free-space check (bits per weight of the type, plus headroom)."""
+    bpw = {"F32": 32, "F16": 16, "BF16": 16, "Q8_0": 8.5, "Q6_K": 6.6, "Q5_K_M": 5.7, "Q5_K_S": 5.5,
+           "Q5_1": 6, "Q5_0": 5.5, "Q4_K_M": 4.9, "Q4_K_S": 4.6, "Q4_1": 5, "Q4_0": 4.5}.get(quant, 4.5)
+    # small models keep F32 norms and a large embedding: pad generously
+    return int(n_parameters * bpw / 8 * 1.25) + (16 << 20)
+
+
+def quantize_file(src: Path, dst: Path, quant: str, threads: int = 0) -> None:
+    import llama_cpp
+
+    try:
+        ftype = file_type_code(quant)
+    except ValueError as e:
+        raise QuantizeError(str(e)) from None
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.allow_requantize = True
+    params.nthread = threads
+    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
+    if rc != 0:
+        raise QuantizeError(f"llama_model_quantize({src.name} -> {quant}) returned {rc}")
+
+
+def build_rung(base: StoredFile, base_quant: str, quant: str, store: ArtifactStore, threads: int = 0,
+               min_free_bytes: int | None = None) -> Rung:
+    if quant == base_quant:
+        return Rung(base, read_gguf(base.path), quant, "source file")
+    base_info = read_gguf(base.path)
+    need = estimate_output_bytes(base_info.n_parameters, quant)
+    tmp_dir = store.subdir("tmp")
+    free = shutil.disk_usage(tmp_dir).free if min_free_bytes is None else min_free_bytes
+    if free < need:
+        raise QuantizeError(
+            f"not enough disk space to quantize to {quant}: need about {need / 1e6:.0f} MB, "
+            f"{free / 1e6:.0f} MB free in {tmp_dir}"
+        )
+    partial = store.partial_path(f"{quant}")
+    try:
+        quantize_file(base.path, partial, quant, threads)
+        try:
+            info = read_gguf(partial)
+        except Exception as e:
+            raise QuantizeError(f"quantizer output for {quant} does not read back: {e}") from e
+        stored = store.ingest(partial, what=f"{quant} rung", move=True)
+    except OSError as e:
+        raise QuantizeError(f"quantizing to {quant} failed: {e}") from e
+    finally:
+        partial.unlink(missing_ok=True)
+    info.path = str(stored.path)
+    return Rung(stored, info, quant, f"requantized from {base_quant}")
