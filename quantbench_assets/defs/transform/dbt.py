@@ -4,6 +4,9 @@ dbt writes the same DuckDB file as the Python assets, so the build runs under th
 file lock: a partition being written and a dbt build never collide ("Could not set lock")."""
 
 import os
+import shutil
+import sys
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
@@ -17,6 +20,11 @@ dbt_project = DbtProject(project_dir=paths.dbt_project_dir(), profiles_dir=paths
 if not dbt_project.manifest_path.exists():
     # Set-up prepares the manifest; this covers a checkout where it was deleted (dbt parse, ~5 s).
     dbt_project.preparer.prepare(dbt_project)
+
+
+def dbt_executable() -> str:
+    """dbt from PATH, else the one beside this interpreter (a venv's python run without activation)."""
+    return shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
 
 
 class Translator(DagsterDbtTranslator):
@@ -38,5 +46,6 @@ def quantbench_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckd
 def dbt_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[quantbench_dbt],
-        resources={"dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(paths.dbt_project_dir()))},
+        resources={"dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(paths.dbt_project_dir()),
+                                         dbt_executable=dbt_executable())},
     )

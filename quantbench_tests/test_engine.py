@@ -1,0 +1,61 @@
+"""The in-process engine on the real CI model: alignment, determinism, timings, MC scoring rules."""
+import numpy as np
+import pytest
+
+from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine, log_softmax
+from quantbench_assets.lib.mc import extract_letter, raw_letter
+
+
+@pytest.fixture(scope="module")
+def engine(smollm_rung):
+    with LlamaCppEngine(smollm_rung("Q8_0").stored.path, EngineSettings(n_ctx=512, logits_all=True)) as e:
+        yield e
+
+
+def test_loglikelihood_reads_the_logits_one_position_before_each_token(engine):
+    # Hand computation: evaluate the whole text from scratch, take the row before the last token.
+    tokens = engine.tokenize("The capital of France is Paris")
+    rows, targets = engine.token_logprobs(tokens)
+    hand = float(log_softmax(rows[-1])[targets[-1]])
+    (ll,) = engine.loglikelihood([("The capital of France is", " Paris")])
+    assert ll.n_tokens == 1
+    assert ll.logprob == pytest.approx(hand, abs=1e-5)
+    # The off-by-one reading (logits at the token's own position) gives a different number.
+    assert abs(float(log_softmax(rows[-2])[targets[-1]]) - hand) > 0.1
+
+
+def test_single_pass_letter_logprobs_equal_the_loglikelihood_path(engine):
+    prompt = "Question: 2+2=?\nA. 3\nB. 4\nAnswer:"
+    letters = engine.next_token_logprobs(prompt, [" A", " B"])
+    lls = engine.loglikelihood([(prompt, " A"), (prompt, " B")])
+    assert letters == pytest.approx([r.logprob for r in lls], abs=1e-4)
+
+
+def test_greedy_generation_is_deterministic_and_reports_native_timings(engine):
+    prompt = engine.chat_prompt([{"role": "user", "content": "Name a colour."}])
+    a = engine.generate(prompt, max_tokens=12)
+    b = engine.generate(prompt, max_tokens=12)
+    assert a.text == b.text and a.text.strip()
+    assert a.prompt_tokens > 5 and a.completion_tokens >= 1
+    assert a.prompt_eval_ms > 0 and a.wall_ms >= a.ttft_ms > 0
+    assert b.prompt_tokens_evaluated < a.prompt_tokens  # the prompt prefix was reused
+
+
+def test_max_tokens_is_enforced(engine):
+    g = engine.generate("Count: 1, 2, 3,", max_tokens=5)
+    assert g.completion_tokens <= 5 and g.finish_reason == "length"
+
+
+@pytest.mark.parametrize("text,raw,rescored", [
+    ("B", "B", "B"), ("B.", "B", "B"), ("B)", None, "B"), ("(C)", None, "C"),
+    ("The answer is D", None, "D"), ("Answer: A", None, "A"), ("I think C is right", None, "C"),
+    ("", None, None), ("none of them", None, None), ("E", None, None),
+])
+def test_raw_and_rescored_letters_follow_tr125s_rules(text, raw, rescored):
+    assert raw_letter(text, 4) == raw
+    assert extract_letter(text, 4) == rescored
+
+
+def test_log_softmax_is_normalised():
+    row = np.array([1.0, 2.0, 3.0])
+    assert np.exp(log_softmax(row)).sum() == pytest.approx(1.0)
