@@ -40,8 +40,14 @@ def say(msg: str) -> None:
     print(f"[quantbench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+PER_RUNG = ["benchmark_samples", "benchmark_scores", "generation_samples", "generation_scores",
+            "perplexity", "perplexity_windows", "distribution_shift", "speed_runs", "memory_probe"]
+AFTER_ALL = ["variant_statistics"]
+REPORTS = ["charts_png", "quantbench_report", "marts_parquet"]
+
+
 def run(models: list[str] | None, quants: list[str] | None, size: str, limit: int | None, tasks: list[str],
-        skip_dbt: bool = False) -> int:
+        skip_dbt: bool = False, generation_limit: int = 1, ppl_windows: int = 4, speed_reps: int = 3) -> int:
     ensure_home()
     import dagster as dg
 
@@ -52,6 +58,10 @@ def run(models: list[str] | None, quants: list[str] | None, size: str, limit: in
     instance = dg.DagsterInstance.get()
     assets = list(defs.assets or [])
     resources = dict(defs.resources or {})
+    present = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+
+    def have(names: list[str]) -> list[str]:
+        return [n for n in names if n in present]
 
     def materialize(selection, partition_key: str | None = None, run_config: dict | None = None) -> bool:
         result = dg.materialize(assets, selection=selection, partition_key=partition_key, instance=instance,
@@ -64,6 +74,17 @@ def run(models: list[str] | None, quants: list[str] | None, size: str, limit: in
                     say(f"  FAILED {ev.step_key} [{partition_key}]: {err.message.strip() if err else ''}")
         return result.success
 
+    def ops_config(selection: list[str]) -> dict:
+        config = {
+            "benchmark_samples": {"tasks": tasks, "size": size, "limit": limit},
+            "generation_samples": {"limit": generation_limit},
+            "perplexity": {"n_windows": ppl_windows},
+            "distribution_shift": {"n_windows": ppl_windows},
+            "base_logits": {"n_windows": ppl_windows},
+            "speed_runs": {"reps": speed_reps},
+        }
+        return {"ops": {k: {"config": v} for k, v in config.items() if k in selection}}
+
     say(f"Dagster instance: {os.environ['DAGSTER_HOME']}; warehouse: {paths.warehouse_path()}")
     say("validating the catalog and syncing partitions")
     if not materialize(["model_catalog"]):
@@ -74,25 +95,47 @@ def run(models: list[str] | None, quants: list[str] | None, size: str, limit: in
         say(f"unknown model(s): {sorted(set(models) - {m.name for m in chosen})}")
         return 2
     failures = []
-    config = {"ops": {"benchmark_samples": {"config": {"tasks": tasks, "size": size, "limit": limit}}}}
+    if have(["hardware_profile"]):
+        say("measuring this machine (CPU, memory bandwidth)")
+        materialize(["hardware_profile"])
+    per_rung = have(PER_RUNG)
     for m in chosen:
         ladder = [q for q in m.ladder if not quants or q in quants]
         say(f"{m.name}: acquiring the base file ({m.source.kind})")
         if not materialize(["gguf_base"], m.name):
             failures.append(m.name)
             continue
+        built = []
         for i, q in enumerate(ladder, 1):
             key = f"{m.name}__{q}"
-            say(f"{m.name}: rung {i}/{len(ladder)} {q}: build GGUF, run {'+'.join(tasks)} ({size}), score")
+            say(f"{m.name}: building rung {i}/{len(ladder)} {q}")
+            if materialize(["gguf_variant"], key):
+                built.append(key)
+            else:
+                failures.append(key)
+        if have(["base_logits"]) and built:
+            say(f"{m.name}: base-rung logits for KL divergence")
+            if not materialize(["base_logits"], m.name, ops_config(["base_logits"])):
+                failures.append(f"{m.name} base_logits")
+        for i, key in enumerate(built, 1):
+            say(f"{m.name}: evaluating rung {i}/{len(built)} {key.split('__')[1]}: {', '.join(per_rung)}")
             t0 = time.time()
-            ok = materialize(["gguf_variant", "benchmark_samples", "benchmark_scores"], key, config)
+            ok = materialize(per_rung, key, ops_config(per_rung))
             say(f"  {key}: {'done' if ok else 'FAILED'} in {time.time() - t0:.0f}s")
             if not ok:
                 failures.append(key)
+    if have(AFTER_ALL):
+        say("statistics across rungs (Welch, McNemar, Holm/Bonferroni, TOST, MDE)")
+        if not materialize(have(AFTER_ALL)):
+            failures.append("statistics")
     if not skip_dbt:
-        say("building the dbt marts")
+        say("building the dbt marts (dbt build: models, tests, unit tests)")
         if not materialize(dg.AssetSelection.groups("warehouse")):
             failures.append("dbt")
+        if have(REPORTS):
+            say("drawing the charts and writing the report")
+            if not materialize(have(REPORTS)):
+                failures.append("reports")
     print_table()
     if failures:
         say(f"finished with failures: {failures}")
@@ -101,6 +144,8 @@ def run(models: list[str] | None, quants: list[str] | None, size: str, limit: in
 
 
 def print_table() -> None:
+    import polars as pl
+
     from quantbench_assets.lib import warehouse
 
     db = paths.warehouse_path()
@@ -111,16 +156,34 @@ def print_table() -> None:
         if not warehouse.table_exists(con, "marts", "fct_variant_accuracy"):
             say("marts.fct_variant_accuracy does not exist yet (run dbt)")
             return
-        df = con.execute("""
+        accuracy = con.execute("""
             select model, quant_requested as quant, quant_obtained as obtained, task, n_items as n,
                    round(raw_accuracy, 3) as raw_acc, round(rescored_accuracy, 3) as rescored_acc,
                    '[' || round(rescored_accuracy_ci_low, 3) || ', ' || round(rescored_accuracy_ci_high, 3) || ']' as wilson_95,
                    round(size_bytes / 1e6, 1) as size_mb
-            from marts.fct_variant_accuracy order by model, task, size_bytes desc""").pl()
-    import polars as pl
-
-    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
-        print(df)
+            from marts.fct_variant_accuracy where scorer = 'generate_rescore'
+            order by model, task, size_bytes desc""").pl()
+        board = None
+        if warehouse.table_exists(con, "marts", "rpt_quantization_leaderboard"):
+            board = con.execute("""
+                select l.model, l.quant, round(l.size_gb * 1000, 1) as size_mb, round(l.accuracy, 3) as accuracy,
+                       l.quality_tier as tier, round(l.perplexity, 2) as ppl, round(l.kld_mean, 4) as kld,
+                       l.decode_tok_per_s as decode_tok_s, t.median_ttft_ms as ttft_ms,
+                       round(l.peak_rss_bytes / 1e6, 0) as peak_rss_mb,
+                       round(l.cost_per_million_tokens_usd, 4) as usd_per_1m
+                from marts.rpt_quantization_leaderboard l
+                left join (select variant, round(median(ttft_ms), 1) as median_ttft_ms
+                           from raw.benchmark_samples group by 1) t using (variant)
+                order by l.model, l.ladder_position""").pl()
+    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=170, tbl_hide_dataframe_shape=True):
+        say("accuracy per rung (marts.fct_variant_accuracy)")
+        print(accuracy)
+        if board is not None:
+            say("per rung: accuracy, distribution shift, speed, memory, cost (marts.rpt_quantization_leaderboard)")
+            print(board)
+    report = paths.reports_dir() / "report.md"
+    if report.exists():
+        say(f"report: {report}; charts: {paths.reports_dir() / 'charts'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,12 +197,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--limit", type=int, default=None, help="first N items per task")
         p.add_argument("--task", action="append", help="task names (default mmlu, arc_challenge)")
         p.add_argument("--skip-dbt", action="store_true")
+        p.add_argument("--generation-limit", type=int, default=1, help="items per generation task")
+        p.add_argument("--ppl-windows", type=int, default=4, help="WikiText-2 windows of 512 tokens")
+        p.add_argument("--speed-reps", type=int, default=3, help="repetitions of pp512 / tg128")
     sub.add_parser("table")
     args = ap.parse_args(argv)
     if args.cmd == "table":
         print_table()
         return 0
-    rc = run(args.model, args.quant, args.size, args.limit, args.task or ["mmlu", "arc_challenge"], args.skip_dbt)
+    rc = run(args.model, args.quant, args.size, args.limit, args.task or ["mmlu", "arc_challenge"], args.skip_dbt,
+             args.generation_limit, args.ppl_windows, args.speed_reps)
     if args.cmd == "demo":
         say(f"warehouse (DuckDB): {paths.warehouse_path()}  -> e.g. duckdb {paths.warehouse_path()} "
             "'select * from marts.fct_variant_accuracy'")

@@ -12,7 +12,9 @@ from quantbench_assets.lib.engine import Engine, EngineSettings
 class EngineResource(dg.ConfigurableResource):
     """Which engine runs inference, and how. Every field lands in each result's provenance."""
 
-    kind: str = "llama_cpp"
+    kind: str = "llama_cpp"  # llama_cpp (in process) | openai_http | ollama (lib.engines.ENGINE_KINDS)
+    base_url: str = ""  # HTTP kinds: the server's root URL ("" for ollama: OLLAMA_HOST or its default)
+    model_tag: str = ""  # openai_http: served model id ("" = server default); ollama: the tag (required)
     n_ctx: int = 2048
     n_threads: int = 0  # 0: all cores
     n_batch: int = 512
@@ -30,11 +32,14 @@ class EngineResource(dg.ConfigurableResource):
         )
 
     def open(self, model_path: Path, logits_all: bool = False) -> Engine:
-        if self.kind != "llama_cpp":
-            raise dg.Failure(f"engine kind {self.kind!r} is not available in this build")
-        from quantbench_assets.lib.engine import LlamaCppEngine
+        from quantbench_assets.lib.engines import open_engine
+        from quantbench_assets.lib.engines_http import HttpEngineError
 
-        return LlamaCppEngine(model_path, self.settings(logits_all))
+        try:
+            return open_engine(self.kind, model_path, self.settings(logits_all),
+                               base_url=self.base_url or None, model_tag=self.model_tag or None)
+        except (ValueError, HttpEngineError) as e:
+            raise dg.Failure(description=f"engine {self.kind!r}: {e}") from None
 
 
 class StorageResource(dg.ConfigurableResource):

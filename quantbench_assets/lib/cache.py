@@ -12,8 +12,12 @@ import sqlite3
 from pathlib import Path
 
 
+# Bump when what a cached sample records changes (v2: completion_tokens counts sampled tokens only).
+CACHE_VERSION = 2
+
+
 def sample_key(**parts) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str)
+    blob = json.dumps({"cache_version": CACHE_VERSION, **parts}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

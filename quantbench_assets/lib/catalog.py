@@ -49,6 +49,10 @@ class HfSource(_Strict):
     filename: str
     revision: str = Field(min_length=1, description="commit sha (preferred) or tag: pinned, never 'main'")
     sha256: str = Field(pattern=SHA256_RE)
+    # "Tracked": the new-model sensor polls this branch and re-evaluates the model when it moves. The
+    # file is still acquired at `revision` and checked against `sha256` (bytes nobody pinned are never
+    # trusted); adopting the new revision means updating both here, which the sensor also notices.
+    track_branch: str | None = Field(default=None, min_length=1, pattern=r"^[\w.\-/]+$")
 
     _filename_safe = field_validator("filename")(classmethod(lambda cls, v: _relative_safe(v)))
 
@@ -144,7 +148,9 @@ def variant_key(model: str, quant: str) -> str:
 def parse_variant_key(key: str) -> tuple[str, str]:
     """'smollm2-135m-instruct__Q8_0' -> ('smollm2-135m-instruct', 'Q8_0')."""
     model, sep, quant = key.rpartition(PARTITION_SEP)
-    if not sep or not model or quant not in KNOWN_QUANTS:
+    # The key becomes a file name (variant manifests): a model part outside the catalog's name rule,
+    # e.g. a hand-added partition "../../x__Q8_0", must not pass.
+    if not sep or not re.fullmatch(MODEL_NAME_RE, model) or PARTITION_SEP in model or quant not in KNOWN_QUANTS:
         raise ValueError(f"not a variant key '<model>__<quant>': {key!r}")
     return model, quant
 
@@ -177,6 +183,10 @@ def load_catalog(path: Path, incoming: Path | None = None) -> Catalog:
         raise CatalogError(f"{path}: YAML syntax error: {e}") from e
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
         raise CatalogError(f"{path}: expected a mapping with a 'models' list at the top")
+    duplicates = _duplicate_names(raw["models"])
+    if duplicates:
+        # Checked here rather than only in Catalog's validator, whose error has no entry or field.
+        raise CatalogError("\n".join([f"{path}: invalid catalog", *duplicates]))
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as e:
@@ -188,10 +198,27 @@ def load_catalog(path: Path, incoming: Path | None = None) -> Catalog:
     return catalog
 
 
+def _duplicate_names(entries: list) -> list[str]:
+    first: dict[str, int] = {}
+    lines = []
+    for i, e in enumerate(entries):
+        name = e.get("name") if isinstance(e, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            lines.append(f"  model #{i + 1} ({name!r}): field 'name': duplicate model name {name!r} "
+                         f"(first at model #{first[name] + 1})")
+        else:
+            first[name] = i
+    return lines
+
+
 def slug(stem: str) -> str:
     s = re.sub(r"[^a-z0-9.\-]+", "-", stem.lower()).strip("-.")
     s = re.sub(r"-{2,}", "-", s)
-    return s[:64].strip("-.") or "model"
+    s = s[:64].strip("-.")
+    # Model names need two characters (MODEL_NAME_RE): a dropped "Q.gguf" must not break the catalog.
+    return s if len(s) >= 2 else f"model-{s}".strip("-")
 
 
 def incoming_entries(folder: Path, taken: set[str]) -> list[ModelEntry]:

@@ -39,6 +39,7 @@ class EngineSettings:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["n_threads"] = self.threads()
+        d["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "default")
         return d
 
 
@@ -109,7 +110,7 @@ def log_softmax(row: np.ndarray) -> np.ndarray:
 
 
 @contextmanager
-def _model_params(use_extra_bufts: bool):
+def model_params(use_extra_bufts: bool):
     """Llama() exposes no switch for use_extra_bufts: set it on the defaults it starts from."""
     import llama_cpp.llama_cpp as C
 
@@ -146,7 +147,7 @@ class LlamaCppEngine(Engine):
         self.settings = settings
         t0 = time.perf_counter()
         try:
-            with _model_params(use_extra_bufts=settings.extra_buffers):
+            with model_params(use_extra_bufts=settings.extra_buffers):
                 self.llm = Llama(
                     model_path=str(self.model_path), n_ctx=settings.n_ctx, n_batch=settings.n_batch,
                     n_threads=settings.threads(), n_threads_batch=settings.threads(), seed=settings.seed,
@@ -154,7 +155,16 @@ class LlamaCppEngine(Engine):
                     logits_all=settings.logits_all, verbose=False,
                 )
         except (ValueError, RuntimeError) as e:
-            raise RuntimeError(f"llama.cpp could not load {self.model_path}: {e}") from e
+            # llama.cpp gives its reason only in its C log ("Failed to load model from file"); the
+            # header check says what is wrong with the file (truncated, not GGUF, unknown architecture).
+            from .gguf_info import GGUFError, read_gguf
+
+            try:
+                read_gguf(self.model_path)
+                reason = ""
+            except GGUFError as bad:
+                reason = f" ({bad})"
+            raise RuntimeError(f"llama.cpp could not load {self.model_path}: {e}{reason}") from e
         self.load_ms = (time.perf_counter() - t0) * 1000
         self._build = engine_build_string()
         self._vocab = self.llm.n_vocab()
@@ -163,6 +173,11 @@ class LlamaCppEngine(Engine):
     @property
     def build(self) -> str:
         return self._build
+
+    @property
+    def last_reused_tokens(self) -> int:
+        """Tokens the last evaluation kept from the context's cache (prefix reuse)."""
+        return self._common
 
     # --- tokens -----------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
@@ -212,25 +227,40 @@ class LlamaCppEngine(Engine):
         ttft = None
         pieces: list[str] = []
         finish = "length"
-        n_out = 0
         stream = self.llm.create_completion(
             prompt_tokens, max_tokens=max_tokens, stop=list(stop) or None, temperature=temperature,
             top_k=1 if temperature == 0 else 40, seed=self.settings.seed if seed is None else seed,
             grammar=gram, stream=True,
         )
-        for chunk in stream:
-            if ttft is None:
-                ttft = (time.perf_counter() - t0) * 1000
-            choice = chunk["choices"][0]
-            pieces.append(choice.get("text") or "")
-            n_out += 1
-            if choice.get("finish_reason"):
-                finish = choice["finish_reason"]
+        # Count the tokens the sampler produced. Neither stream chunks (one per token, plus a final
+        # empty one, merged around multi-byte characters) nor perf.n_eval (reported as max(1, n), and
+        # one short only when the last token is not end-of-generation) give the count: both were seen
+        # off by one, e.g. 2 tokens for an empty output (quantbench_tests/test_reliability.py).
+        sampled: list[int] = []
+        real_generate = self.llm.generate
+
+        def recording_generate(*args, **kwargs):
+            for token in real_generate(*args, **kwargs):
+                sampled.append(token)
+                yield token
+
+        self.llm.generate = recording_generate  # create_completion looks it up on the instance
+        try:
+            for chunk in stream:
+                if ttft is None:
+                    ttft = (time.perf_counter() - t0) * 1000
+                choice = chunk["choices"][0]
+                pieces.append(choice.get("text") or "")
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+        finally:
+            del self.llm.generate
         wall = (time.perf_counter() - t0) * 1000
         perf = self._perf()
+        ended_by_eog = bool(sampled) and llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, sampled[-1])
         return Generation(
             text="".join(pieces), finish_reason=finish, prompt_tokens=len(prompt_tokens),
-            completion_tokens=int(perf.n_eval) + 1 if perf.n_eval else n_out,  # the first token comes from the prompt pass
+            completion_tokens=len(sampled) - int(ended_by_eog),  # the end-of-generation token is not output
             wall_ms=wall, ttft_ms=ttft, prompt_eval_ms=prompt_ms, eval_ms=float(perf.t_eval_ms),
             prompt_tokens_evaluated=evaluated,
         )
@@ -282,6 +312,11 @@ class LlamaCppEngine(Engine):
                 context = context[:-n_spaces]
             ctx = self.tokenize(context, add_bos=True)
             whole = self.tokenize(context + continuation, add_bos=True)
+            if not ctx:
+                # An empty context (models that add no BOS) would leave nothing to condition on:
+                # condition on BOS, else EOS, as lm-eval's prefix_token_id does.
+                prefix = self.llm.token_bos() if self.llm.token_bos() >= 0 else self.llm.token_eos()
+                ctx, whole = [prefix], [prefix] + whole
             cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else self.tokenize(continuation, add_bos=False)
             if not cont:
                 raise ValueError(f"empty continuation for context ending {context[-40:]!r}")

@@ -352,9 +352,17 @@ def semscore(predictions: Sequence[str], references: Sequence[str | Sequence[str
 #   Venue names (the MR's and every name/near in the E2E ontology) are masked before closed-class
 #   slots are searched, so "Raja Indian Cuisine" does not count as food[Indian].
 # - closed-class slots (eatType, food, area, priceRange, customer rating, familyFriendly) use the
-#   phrase patterns below. Price and rating values form equivalence classes (cheap ~ less than £20,
-#   moderate ~ £20-25, high ~ more than £30; low ~ 1 out of 5, average ~ 3 out of 5, high ~ 5 out
-#   of 5): a phrase of the MR value's class realizes it; a phrase of another class is a hallucination.
+#   phrase patterns below (synonyms included: coffee house, British ~ English, curry ~ Indian,
+#   sushi ~ Japanese, by the river ~ riverside, downtown/central ~ city centre; a bare "city" counts
+#   as city centre unless the text also puts the venue by the river).
+# - price and rating values form equivalence classes (cheap ~ less than £20, moderate ~ £20-25,
+#   high ~ more than £30; low ~ 1 out of 5, average ~ 3 out of 5, high ~ 5 out of 5): a phrase of
+#   the MR value's class realizes it ("rated 3 out of 5", "3 stars", "average customer rating");
+#   a phrase of another class is a hallucination. Price phrases need price words ("high prices",
+#   "expensive") and rating phrases rating words ("highly rated"), so "high" alone is neither.
+# - negation is handled for familyFriendly only (below); "not expensive" still reads as high price.
+# - checked on all 4693 E2E human references: mean slot coverage 0.906, 0.094 hallucinated values
+#   per reference (most of those are real errors in the references; see test_gentasks).
 # - familyFriendly: negated phrasings ("not family-friendly", "adults only", ...) are found first
 #   and masked; what family phrasing remains reads as "yes".
 # - hallucination: a closed-class value detected in the text that the MR does not have (an MR
@@ -373,6 +381,7 @@ E2E_VENUES = (
 )
 
 _RATED = r"(?:customer\s+)?(?:rating|ratings|rated|reviews?|score)"
+_RATING_IS = r"rat(?:ed|ing|ings)\s+(?:is\s+|are\s+|of\s+|as\s+)?(?:an?\s+)?(?:very\s+)?"
 _E2E_PATTERNS: dict[str, dict[str, list[str]]] = {
     "eatType": {
         "coffee shop": [r"coffee[\s-]?shops?", r"coffee[\s-]?houses?"],
@@ -391,30 +400,33 @@ _E2E_PATTERNS: dict[str, dict[str, list[str]]] = {
     },
     "priceRange": {
         "cheap": [r"cheap(?:er|ly)?", r"inexpensive", r"low[\s-]?(?:priced?|prices|cost)", r"affordabl[ey]",
-                  r"budget", r"below[\s-]?average[\s-]?pric(?:ed?|es|ing)", r"price\s+range\s+is\s+low", r"prices?\s+(?:are|is)\s+low", r"low\s+price\s+range",
+                  r"budget", r"below[\s-]?average[\s-]?pric(?:ed?|es|ing)", r"price\s+range\s+is\s+low",
+                  r"prices?\s+(?:are|is)\s+low", r"low\s+price\s+range",
                   r"(?:less\s+than|under|below|lower\s+than|cheaper\s+than|up\s+to)\s+(?:£\s?20|20\s+pounds)",
                   r"£\s?20\s+or\s+less"],
-        "moderate": [r"moderate(?:ly)?", r"mid[\s-]?(?:range|priced?)(?!\s+(?:customer\s+)?rating)", r"medium[\s-]?pric(?:ed?|es)",
-                     r"price\s+range\s+is\s+(?:average|moderate|medium)", r"(?<!above )(?<!below )average[\s-]?pric(?:ed?|es|ing)",
+        "moderate": [r"moderate(?:ly)?", r"mid[\s-]?(?:range|priced?)(?!\s+(?:customer\s+)?rating)",
+                     r"medium[\s-]?pric(?:ed?|es)", r"price\s+range\s+is\s+(?:average|moderate|medium)",
+                     r"(?<!above )(?<!below )average[\s-]?pric(?:ed?|es|ing)",
                      r"reasonabl[ey][\s-]?pric(?:ed?|es)", r"fair(?:ly)?[\s-]?priced?",
                      r"£\s?20\s?(?:-|to)\s?£?\s?25", r"20\s?(?:-|to)\s?25\s+pounds",
                      r"between\s+£\s?20\s+and\s+£?\s?25"],
         "high": [r"expensive", r"high[\s-]?(?:priced?|prices|cost|end)", r"pricey", r"pricy", r"costly",
-                 r"upscale", r"up[\s-]?market", r"above[\s-]?average[\s-]?pric(?:ed?|es|ing)", r"price\s+range\s+is\s+high", r"prices?\s+(?:are|is)\s+high", r"high\s+price\s+range",
+                 r"upscale", r"up[\s-]?market", r"above[\s-]?average[\s-]?pric(?:ed?|es|ing)",
+                 r"price\s+range\s+is\s+high", r"prices?\s+(?:are|is)\s+high", r"high\s+price\s+range",
                  r"(?:more\s+than|over|above|upwards\s+of|in\s+excess\s+of)\s+(?:£\s?30|30\s+pounds)",
                  r"£\s?30\s?(?:\+|or\s+more|and\s+(?:over|above|up))"],
     },
-    "customer rating": {
+    "customer rating": {  # "(?<!out of )": "3 out of 5 stars" must not read as "5 stars"
         "low": [rf"low(?:ly)?[\s-]?{_RATED}", rf"poor(?:ly)?[\s-]?{_RATED}", rf"bad(?:ly)?[\s-]?{_RATED}",
-                r"rat(?:ed|ing|ings)\s+(?:is\s+|are\s+|of\s+|as\s+)?(?:an?\s+)?(?:very\s+)?(?:low|poor)",
-                r"(?<!out of )(?:1|one)[\s-]?stars?", r"(?:1|one)\s+out\s+of\s+(?:5|five)", r"1\s?/\s?5", r"rated\s+(?:a\s+)?1\b"],
-        "average": [rf"average[\s-]?{_RATED}", rf"averagely[\s-]?{_RATED}", r"mediocre", r"middling", r"mid[\s-]?range\s+(?:customer\s+)?rating",
-                    r"rat(?:ed|ing|ings)\s+(?:is\s+|are\s+|of\s+|as\s+)?(?:an?\s+)?average",
+                rf"{_RATING_IS}(?:low|poor)", r"(?<!out of )(?:1|one)[\s-]?stars?",
+                r"(?:1|one)\s+out\s+of\s+(?:5|five)", r"1\s?/\s?5", r"rated\s+(?:a\s+)?1\b"],
+        "average": [rf"average[\s-]?{_RATED}", rf"averagely[\s-]?{_RATED}", r"mediocre", r"middling",
+                    r"mid[\s-]?range\s+(?:customer\s+)?rating", rf"{_RATING_IS}average",
                     r"(?<!out of )(?:3|three)[\s-]?stars?", r"(?:3|three)\s+out\s+of\s+(?:5|five)", r"3\s?/\s?5",
                     r"rated\s+(?:a\s+)?3\b"],
         "high": [rf"high(?:ly)?[\s-]?{_RATED}", rf"(?:well|top|excellent(?:ly)?)[\s-]?{_RATED}",
-                 r"rat(?:ed|ing|ings)\s+(?:is\s+|are\s+|of\s+|as\s+)?(?:an?\s+)?(?:very\s+)?(?:high(?:ly)?|excellent)",
-                 r"(?<!out of )(?:5|five)[\s-]?stars?", r"(?:5|five)\s+out\s+of\s+(?:5|five)", r"5\s?/\s?5", r"rated\s+(?:a\s+)?5\b"],
+                 rf"{_RATING_IS}(?:high(?:ly)?|excellent)", r"(?<!out of )(?:5|five)[\s-]?stars?",
+                 r"(?:5|five)\s+out\s+of\s+(?:5|five)", r"5\s?/\s?5", r"rated\s+(?:a\s+)?5\b"],
     },
 }
 _PRICE_CLASS = {"cheap": "cheap", "less than £20": "cheap", "moderate": "moderate", "£20-25": "moderate",
@@ -422,20 +434,26 @@ _PRICE_CLASS = {"cheap": "cheap", "less than £20": "cheap", "moderate": "modera
 _RATING_CLASS = {"low": "low", "1 out of 5": "low", "average": "average", "3 out of 5": "average",
                  "high": "high", "5 out of 5": "high"}
 _FAMILY = r"(?:family|families|kids?|child|children)"
+_NOT = r"(?:not|isn't|isnt|is\s+not|aren't|are\s+not|never|n't)"
 _FF_NEG = [
-    rf"(?:not|isn't|isnt|is\s+not|aren't|are\s+not|never|n't)\s+(?:(?:very|a|an|really|particularly|the\s+most|that|so|too)\s+)*{_FAMILY}[\s-]?friendly",
+    rf"{_NOT}\s+(?:(?:very|a|an|really|particularly|the\s+most|that|so|too)\s+)*{_FAMILY}[\s-]?friendly",
     rf"non[\s-]?{_FAMILY}[\s-]?friendly", rf"{_FAMILY}[\s-]?unfriendly",
-    rf"not\s+(?:(?:suitable|good|ideal|great|recommended|appropriate|meant|intended|aimed\s+at|geared\s+towards?)\s+)?(?:for\s+)?(?:the\s+)?(?:whole\s+)?(?:young\s+)?{_FAMILY}",
-    rf"unsuitable\s+for\s+(?:the\s+)?{_FAMILY}", r"adults?[\s-]?only", r"(?:only\s+)?for\s+adults", rf"{_FAMILY}\s+(?:are\s+not|aren't|should\s+not|shouldn't|cannot|can't|not)\s+(?:be\s+)?(?:allowed|welcome|permitted|visit|come|go)",
-    rf"(?:wouldn't|would\s+not)\s+recommend\s+(?:bringing|taking)\s+(?:the\s+|your\s+)?{_FAMILY}", rf"no\s+{_FAMILY}",
-    rf"(?:doesn't|does\s+not|don't|do\s+not|won't)\s+(?:openly\s+|really\s+)?(?:welcome|allow|cater\s+(?:to|for)|accommodate|accept)\s+(?:young\s+)?{_FAMILY}",
+    r"not\s+(?:(?:suitable|good|ideal|great|recommended|appropriate|meant|intended|aimed\s+at|geared\s+towards?)\s+)?"
+    rf"(?:for\s+)?(?:the\s+)?(?:whole\s+)?(?:young\s+)?{_FAMILY}",
+    rf"unsuitable\s+for\s+(?:the\s+)?{_FAMILY}", r"adults?[\s-]?only", r"(?:only\s+)?for\s+adults",
+    rf"{_FAMILY}\s+(?:are\s+not|aren't|should\s+not|shouldn't|cannot|can't|not)\s+(?:be\s+)?"
+    r"(?:allowed|welcome|permitted|visit|come|go)",
+    rf"(?:wouldn't|would\s+not)\s+recommend\s+(?:bringing|taking)\s+(?:the\s+|your\s+)?{_FAMILY}",
+    rf"no\s+{_FAMILY}",
+    r"(?:doesn't|does\s+not|don't|do\s+not|won't)\s+(?:openly\s+|really\s+)?"
+    rf"(?:welcome|allow|cater\s+(?:to|for)|accommodate|accept)\s+(?:young\s+)?{_FAMILY}",
 ]
 _FF_POS = [
     rf"{_FAMILY}[\s-]?friendly",
-    rf"(?:suitable|good|great|ideal|perfect|fun|welcom(?:es|ing|e)|caters?\s+(?:to|for)|allows?|accommodates?)\s+(?:for\s+)?(?:the\s+)?(?:whole\s+)?(?:young\s+)?{_FAMILY}",
+    r"(?:suitable|good|great|ideal|perfect|fun|welcom(?:es|ing|e)|caters?\s+(?:to|for)|allows?|accommodates?)\s+"
+    rf"(?:for\s+)?(?:the\s+)?(?:whole\s+)?(?:young\s+)?{_FAMILY}",
     rf"{_FAMILY}\s+(?:are\s+)?welcome", r"for\s+the\s+whole\s+family", r"bring\s+(?:the|your)\s+(?:kids|children|family)",
 ]
-
 
 def _norm(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
@@ -543,9 +561,6 @@ def e2e_factual_consistency(mr: str | Mapping[str, str], text: str) -> dict[str,
 
 
 # ---------------------------------------------------------------------------------- JSON output
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
-
-
 def extract_json(text: str) -> tuple[Any | None, bool | None]:
     """(parsed object or array, extraneous_text_flag).
 

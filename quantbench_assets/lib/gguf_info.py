@@ -2,8 +2,10 @@
 parameter count, bits per weight. Errors say which file and what is wrong with it."""
 from __future__ import annotations
 
+import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 GGUF_MAGIC = b"GGUF"
@@ -70,6 +72,20 @@ def read_gguf(path: Path) -> GGUFInfo:
     path = Path(path)
     if not path.exists():
         raise GGUFError(f"{path}: file not found")
+    # gguf-py parses every vocabulary string: 6-9 s for SmolLM2's header on these loaded 2-core machines,
+    # paid again for each rung built from the same base. The file's identity (inode, size, mtimes) keys
+    # a per-process memo, so a file rewritten or truncated in place is read afresh. A copy is returned
+    # because callers set `path` on it.
+    st = os.stat(path)
+    return replace(_read_gguf_cached(str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+
+
+@lru_cache(maxsize=64)
+def _read_gguf_cached(path_str: str, _ino: int, _size: int, _mtime_ns: int, _ctime_ns: int) -> GGUFInfo:
+    return _read_gguf(Path(path_str))
+
+
+def _read_gguf(path: Path) -> GGUFInfo:
     size = path.stat().st_size
     with open(path, "rb") as fh:
         magic = fh.read(4)
@@ -80,7 +96,9 @@ def read_gguf(path: Path) -> GGUFInfo:
     try:
         reader = gguf.GGUFReader(str(path), "r")
     except Exception as e:  # the reader raises ValueError/IndexError/struct errors on truncation
-        raise GGUFError(f"{path}: unreadable GGUF ({size} bytes): {type(e).__name__}: {e}") from e
+        # Its own message is numpy's ("cannot reshape array ..."): say what that means for the user.
+        raise GGUFError(f"{path}: truncated or corrupt GGUF ({size} bytes): gguf-py cannot parse it "
+                        f"({type(e).__name__}: {e})") from e
     tensors = reader.tensors
     if tensors:
         last = max(tensors, key=lambda t: int(t.data_offset))

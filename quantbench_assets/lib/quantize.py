@@ -7,12 +7,16 @@ looks like a valid rung.
 from __future__ import annotations
 
 import ctypes
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .gguf_info import GGUFInfo, file_type_code, read_gguf
 from .store import ArtifactStore, StoredFile
+
+
+LOW_SPACE_BYTES = 64 << 20
 
 
 class QuantizeError(RuntimeError):
@@ -48,13 +52,31 @@ def quantize_file(src: Path, dst: Path, quant: str, threads: int = 0) -> None:
     params.nthread = threads
     rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
     if rc != 0:
-        raise QuantizeError(f"llama_model_quantize({src.name} -> {quant}) returned {rc}")
+        # llama.cpp says why only in its C log; a full disk (the common case, seen on a 50 MB tmpfs)
+        # is visible from here, while the partial output still occupies the space.
+        free = shutil.disk_usage(dst.parent).free
+        why = (f"only {free / 1e6:.1f} MB left free in {dst.parent}: the disk is full"
+               if free < LOW_SPACE_BYTES else "llama.cpp's reason is in its log on stderr")
+        raise QuantizeError(f"llama_model_quantize({src.name} -> {quant}) returned {rc}; {why}")
+
+
+def _index_path(store: ArtifactStore, base: StoredFile, quant: str) -> Path:
+    import llama_cpp
+
+    return store.subdir("rungs") / f"{base.sha256}__{quant}__llama-cpp-python-{llama_cpp.__version__}.json"
 
 
 def build_rung(base: StoredFile, base_quant: str, quant: str, store: ArtifactStore, threads: int = 0,
                min_free_bytes: int | None = None) -> Rung:
     if quant == base_quant:
         return Rung(base, read_gguf(base.path), quant, "source file")
+    method = f"requantized from {base_quant}"
+    # llama.cpp's quantizer is deterministic for a given input and version: reuse an earlier build.
+    index = _index_path(store, base, quant)
+    if index.exists():
+        cached = store.get(json.loads(index.read_text())["sha256"])
+        if cached is not None:
+            return Rung(cached, read_gguf(cached.path), quant, method)
     base_info = read_gguf(base.path)
     need = estimate_output_bytes(base_info.n_parameters, quant)
     tmp_dir = store.subdir("tmp")
@@ -77,4 +99,5 @@ def build_rung(base: StoredFile, base_quant: str, quant: str, store: ArtifactSto
     finally:
         partial.unlink(missing_ok=True)
     info.path = str(stored.path)
-    return Rung(stored, info, quant, f"requantized from {base_quant}")
+    index.write_text(json.dumps({"sha256": stored.sha256, "base_sha256": base.sha256, "quant": quant}))
+    return Rung(stored, info, quant, method)

@@ -33,12 +33,13 @@ def read_manifest(store: ArtifactStore, variant: str) -> dict:
     return manifest
 
 
-def provenance(manifest: dict, engine_build: str, settings: dict, run_at: str) -> dict:
-    """The columns every result row carries."""
+def provenance(manifest: dict, engine_build: str, settings: dict, run_at: str, engine: str = "llama_cpp") -> dict:
+    """The columns every result row carries. `engine`: the engine's kind (lib.engines.ENGINE_KINDS)."""
     return {
         "variant": manifest["variant"], "model": manifest["model"], "quant_requested": manifest["requested"],
-        "quant_obtained": manifest["obtained"], "gguf_sha256": manifest["sha256"], "engine": "llama_cpp",
+        "quant_obtained": manifest["obtained"], "gguf_sha256": manifest["sha256"], "engine": engine,
         "engine_build": engine_build, "n_threads": settings["n_threads"], "n_ctx": settings["n_ctx"],
         "seed": settings["seed"], "n_gpu_layers": settings["n_gpu_layers"], "use_mmap": settings["use_mmap"],
-        "extra_buffers": settings["extra_buffers"], "run_at": run_at,
+        "extra_buffers": settings["extra_buffers"],
+        "omp_wait_policy": settings.get("omp_wait_policy"), "run_at": run_at,
     }

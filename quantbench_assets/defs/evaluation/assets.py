@@ -44,7 +44,8 @@ def benchmark_samples(context: dg.AssetExecutionContext, config: BenchmarkConfig
     cache = SampleCache(store.subdir("cache") / "samples.sqlite")
     try:
         with engine.open(manifest["path"]) as eng:
-            prov = provenance(manifest, eng.build, eng.settings.as_dict(), datetime.now(timezone.utc).isoformat())
+            prov = provenance(manifest, eng.build, eng.settings.as_dict(), datetime.now(timezone.utc).isoformat(),
+                              engine=eng.name)
             for task in tasks:
                 rows += run_mc_generation(eng, task, prov, cache, log=context.log.info)
     finally:

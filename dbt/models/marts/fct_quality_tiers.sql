@@ -1,0 +1,82 @@
+with quality as (
+    select * from {{ ref('fct_variant_quality') }}
+),
+
+thresholds as (
+    select * from {{ ref('quality_tier_thresholds') }}
+),
+
+deltas as (
+    select
+        variant,
+        any_value(model) as model,
+        any_value(quant_requested) as quant_requested,
+        bool_or(is_baseline) as is_baseline,
+        count(accuracy_delta_pp) filter (where task_kind = 'benchmark') as n_benchmark_tasks,
+        count(generation_delta_pct) filter (where task_kind = 'generation') as n_generation_tasks,
+        round(avg(accuracy_delta_pp) filter (where task_kind = 'benchmark'), 6) as benchmark_delta_pp,
+        round(avg(generation_delta_pct) filter (where task_kind = 'generation'), 6) as generation_delta_pct,
+    from quality
+    group by variant
+),
+
+-- Each side's tier: the best one whose minimum the delta meets (">=": a delta exactly at a
+-- threshold stays in the better tier). The catch-all tier has no minimum and always matches.
+benchmark_side as (
+    select deltas.variant, min(thresholds.rank) as benchmark_tier_rank,
+    from deltas
+    inner join thresholds
+        on deltas.benchmark_delta_pp >= thresholds.min_benchmark_delta_pp
+        or thresholds.min_benchmark_delta_pp is null
+    where deltas.benchmark_delta_pp is not null
+    group by deltas.variant
+),
+
+generation_side as (
+    select deltas.variant, min(thresholds.rank) as generation_tier_rank,
+    from deltas
+    inner join thresholds
+        on deltas.generation_delta_pct >= thresholds.min_generation_delta_pct
+        or thresholds.min_generation_delta_pct is null
+    where deltas.generation_delta_pct is not null
+    group by deltas.variant
+),
+
+tiered as (
+    select
+        deltas.*,
+        benchmark_side.benchmark_tier_rank,
+        generation_side.generation_tier_rank,
+        -- The worse side decides; greatest() skips a side that was not measured.
+        greatest(benchmark_side.benchmark_tier_rank, generation_side.generation_tier_rank) as quality_tier_rank,
+    from deltas
+    left join benchmark_side using (variant)
+    left join generation_side using (variant)
+),
+
+final as (
+    select
+        tiered.variant,
+        tiered.model,
+        tiered.quant_requested,
+        tiered.is_baseline,
+        tiered.n_benchmark_tasks,
+        tiered.n_generation_tasks,
+        tiered.benchmark_delta_pp,
+        tiered.generation_delta_pct,
+        benchmark_tier.tier as benchmark_tier,
+        generation_tier.tier as generation_tier,
+        quality_tier.tier as quality_tier,
+        tiered.quality_tier_rank,
+        case
+            when tiered.benchmark_tier_rank is null then 'benchmark'
+            when tiered.generation_tier_rank is null then 'generation'
+        end as missing_side,
+        tiered.benchmark_tier_rank is null or tiered.generation_tier_rank is null as is_one_sided,
+    from tiered
+    left join thresholds as benchmark_tier on benchmark_tier.rank = tiered.benchmark_tier_rank
+    left join thresholds as generation_tier on generation_tier.rank = tiered.generation_tier_rank
+    inner join thresholds as quality_tier on quality_tier.rank = tiered.quality_tier_rank
+)
+
+select * from final

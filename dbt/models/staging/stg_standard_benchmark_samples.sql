@@ -1,0 +1,62 @@
+-- optional_source: a warehouse where the standard benchmarks never ran still builds (empty view).
+with source as (
+    {{ optional_source('raw_benchmarks', 'standard_benchmark_samples', {
+        'variant': 'varchar', 'model': 'varchar', 'quant_requested': 'varchar', 'quant_obtained': 'varchar',
+        'gguf_sha256': 'varchar', 'task': 'varchar', 'task_version': 'varchar', 'task_size': 'varchar',
+        'task_format': 'varchar', 'item_id': 'varchar', 'item_group': 'varchar', 'scorer': 'varchar',
+        'n_choices': 'integer', 'gold': 'varchar', 'reference': 'varchar', 'choice_loglikelihoods': 'varchar',
+        'choice_n_tokens': 'varchar', 'choice_is_greedy': 'varchar', 'choice_chars': 'varchar',
+        'choice_bytes': 'varchar', 'output': 'varchar', 'finish_reason': 'varchar', 'prompt_tokens': 'integer',
+        'evaluated_tokens': 'integer', 'completion_tokens': 'integer', 'wall_ms': 'double', 'ttft_ms': 'double',
+        'prompt_eval_ms': 'double', 'eval_ms': 'double', 'engine': 'varchar', 'engine_build': 'varchar',
+        'n_threads': 'integer', 'n_ctx': 'integer', 'seed': 'integer', 'n_gpu_layers': 'integer',
+        'use_mmap': 'boolean', 'logits_all': 'boolean', 'sample_key': 'varchar', 'run_at': 'varchar',
+        'generated_at': 'varchar'}) }}
+),
+
+renamed as (
+    select
+        variant,
+        model,
+        quant_requested,
+        quant_obtained,
+        gguf_sha256,
+        task,
+        task_version,
+        task_size,
+        task_format,
+        item_id,
+        item_group,
+        scorer,
+        n_choices,
+        gold,
+        reference,
+        from_json(choice_loglikelihoods, '["DOUBLE"]') as choice_loglikelihoods,
+        from_json(choice_n_tokens, '["INTEGER"]') as choice_n_tokens,
+        from_json(choice_is_greedy, '["BOOLEAN"]') as choice_is_greedy,
+        from_json(choice_chars, '["INTEGER"]') as choice_chars,
+        from_json(choice_bytes, '["INTEGER"]') as choice_bytes,
+        output,
+        finish_reason,
+        prompt_tokens,
+        evaluated_tokens,
+        completion_tokens,
+        wall_ms,
+        ttft_ms,
+        prompt_eval_ms,
+        eval_ms,
+        engine,
+        engine_build,
+        n_threads,
+        n_ctx,
+        seed,
+        n_gpu_layers,
+        use_mmap,
+        logits_all,
+        sample_key,
+        cast(run_at as timestamp) as run_at,
+        cast(generated_at as timestamp) as generated_at,
+    from source
+)
+
+select * from renamed

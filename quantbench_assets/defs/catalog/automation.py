@@ -1,0 +1,136 @@
+"""Keeping the results current: a sensor for new models (catalog, drop folder, hub revisions), one for
+a new engine build, a weekly re-evaluation, and the sensor that runs the dbt marts' automation
+conditions. The decisions are lib.catalog_watch's; this module turns them into Dagster requests.
+
+Everything starts STOPPED: turned on in a fresh instance, the new-model sensor evaluates every rung of
+every catalog model (hours on 2 cores). Turn them on in the UI (Automation) once that is what you want.
+"""
+
+import json
+
+import dagster as dg
+
+from quantbench_assets.lib import catalog_watch as watch
+from quantbench_assets.lib.catalog import Catalog, CatalogError, load_catalog, parse_variant_key
+from quantbench_assets.lib.engine import engine_build_string
+from quantbench_assets.lib.hub import current_revision
+
+from ..partitions import models, variants
+from ..resources import StorageResource
+
+TRIGGER_TAG = "quantbench/trigger"
+HUB_POLL_TIMEOUT_S = 10  # per tracked repo; a sensor tick has 60 s in all
+
+# Partitioned by `variants`: Dagster infers it from the selected assets.
+evaluate_variant_job = dg.define_asset_job(
+    name="evaluate_variant",
+    selection=dg.AssetSelection.assets("gguf_variant", "benchmark_samples", "benchmark_scores"),
+    description="One rung end to end: build the GGUF, run the benchmark items on it, score them.",
+)
+
+
+def _catalog(storage: StorageResource) -> Catalog:
+    return load_catalog(storage.catalog(), storage.incoming())
+
+
+def _run_request(run: watch.VariantRun, **tags: str) -> dg.RunRequest:
+    return dg.RunRequest(run_key=run.run_key, partition_key=run.variant, tags={TRIGGER_TAG: run.reason, **tags})
+
+
+@dg.sensor(
+    job=evaluate_variant_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+    description="New or changed catalog entries, GGUFs dropped into the incoming folder, and new revisions "
+                "of tracked hub repos: adds their partitions and evaluates them.",
+)
+def new_model_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
+    previous = watch.WatchState.from_json(context.cursor)
+    try:
+        catalog = _catalog(storage)
+    except CatalogError as e:
+        # The cursor stays as it was: once the file is fixed, the changes are seen as if just made.
+        return dg.SkipReason(f"the catalog cannot be used, nothing requested:\n{e}")
+    revisions, notes = watch.poll_revisions(
+        catalog, previous.revisions, lambda repo, branch: current_revision(repo, branch, timeout=HUB_POLL_TIMEOUT_S))
+    plan = watch.plan_changes(
+        catalog, previous, known_models=context.instance.get_dynamic_partitions(models.name),
+        known_variants=context.instance.get_dynamic_partitions(variants.name), revisions=revisions,
+        incoming=watch.incoming_files(storage.incoming()),
+    )
+    for note in notes + plan.notes:
+        context.log.info(note)
+    partition_requests = []
+    if plan.new_models:
+        partition_requests.append(models.build_add_request(plan.new_models))
+    if plan.new_variants:
+        partition_requests.append(variants.build_add_request(plan.new_variants))
+    revision_of = {m: new for m, (_old, new) in plan.moved_revisions.items()}
+    runs = []
+    for run in plan.runs:
+        model, _quant = parse_variant_key(run.variant)
+        extra = {"quantbench/hub_revision": revision_of[model]} if run.reason == watch.HUB_REVISION else {}
+        runs.append(_run_request(run, **extra))
+    # A moved branch is shown on the catalog asset too, where a user looks for "is my pin current?".
+    observations = [
+        dg.AssetObservation(asset_key="model_catalog", metadata={
+            "model": m, "branch_revision_before": old, "branch_revision_now": new,
+            "pinned_revision": catalog.get(m).source.revision,
+        })
+        for m, (old, new) in plan.moved_revisions.items()
+    ]
+    return dg.SensorResult(
+        run_requests=runs, dynamic_partitions_requests=partition_requests, asset_events=observations,
+        cursor=plan.state.to_json(),
+        skip_reason=None if runs else "; ".join(notes + plan.notes) or "no new or changed models",
+    )
+
+
+def _live_variants(instance: dg.DagsterInstance, storage: StorageResource) -> list[str]:
+    return watch.live_variants(instance.get_dynamic_partitions(variants.name), _catalog(storage))
+
+
+@dg.sensor(
+    job=evaluate_variant_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Re-evaluates every variant when the llama.cpp build changes (results carry the build; "
+                "the per-sample cache is keyed by it).",
+)
+def engine_build_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
+    build = engine_build_string()
+    previous = json.loads(context.cursor).get("engine_build") if context.cursor else None
+    cursor = json.dumps({"engine_build": build})
+    if previous is None:
+        return dg.SensorResult(skip_reason=f"recorded the engine build: {build}", cursor=cursor)
+    if previous == build:
+        return dg.SensorResult(skip_reason="engine build unchanged", cursor=cursor)
+    try:
+        live = _live_variants(context.instance, storage)
+    except CatalogError as e:
+        return dg.SkipReason(f"engine build changed but the catalog cannot be used:\n{e}")  # cursor kept
+    runs = watch.plan_engine_rebuild(previous, build, live)
+    context.log.info(f"engine build changed: {previous!r} -> {build!r}; re-evaluating {len(runs)} variants")
+    return dg.SensorResult(run_requests=[_run_request(r) for r in runs], cursor=cursor)
+
+
+@dg.schedule(
+    job=evaluate_variant_job, cron_schedule="0 3 * * 1", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Weekly re-evaluation of every variant. Cheap when nothing changed (the sample cache answers); "
+                "it picks up what no sensor watches: task versions, subsets, scoring rules, a lost warehouse.",
+)
+def weekly_reevaluation(context: dg.ScheduleEvaluationContext, storage: StorageResource):
+    try:
+        live = _live_variants(context.instance, storage)
+    except CatalogError as e:
+        return dg.SkipReason(f"the catalog cannot be used:\n{e}")
+    if not live:
+        return dg.SkipReason("no variant partitions yet (turn on new_model_sensor or run model_catalog)")
+    week = context.scheduled_execution_time.strftime("%G-W%V")
+    return [dg.RunRequest(run_key=f"{k}@{week}", partition_key=k, tags={TRIGGER_TAG: "weekly"}) for k in live]
+
+
+# The dbt models carry AutomationCondition.eager() minus "no dependency missing" (transform/dbt.py's
+# Translator); this sensor evaluates them, so the marts rebuild after partitions land.
+warehouse_automation = dg.AutomationConditionSensorDefinition(
+    name="warehouse_automation", target=dg.AssetSelection.groups("warehouse"),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Rebuilds the dbt models when upstream partitions land.",
+)

@@ -1,0 +1,109 @@
+"""Charts and the markdown report, drawn from the marts; shown in the UI as asset metadata."""
+import base64
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from quantbench_assets.lib import charts, paths, warehouse
+from quantbench_assets.lib.export import export_marts
+from quantbench_assets.lib.report import build_report
+from quantbench_assets.lib.tiers import PRECISION_ORDER
+
+from ..common import db_path
+
+MARTS = ["rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_decision_matrix", "fct_cost_per_million_tokens",
+         "fct_variant_distribution_shift", "fct_variant_comparisons", "fct_backend_equivalence", "dim_model_variants",
+         "dim_hardware", "fct_quality_tiers", "fct_pareto_frontier"]
+UPSTREAM = [dg.AssetKey(["marts", m]) for m in ["rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_quality_tiers"]]
+
+
+def read_marts(db: Path) -> dict[str, pl.DataFrame | None]:
+    out: dict[str, pl.DataFrame | None] = {}
+    with warehouse.connect(db, read_only=True) as con:
+        for m in MARTS:
+            df = con.execute(f'select * from marts."{m}"').pl() if warehouse.table_exists(con, "marts", m) else None
+            out[m] = df if df is not None and df.height else None
+        if warehouse.table_exists(con, "raw", "benchmark_samples"):
+            out["_samples_provenance"] = con.execute(
+                "select distinct variant, engine_build, n_threads, n_ctx, seed, use_mmap, n_gpu_layers, "
+                "min(run_at) over (partition by variant) as first_run_at from raw.benchmark_samples order by variant").pl()
+    return out
+
+
+def chart_inputs(m: dict) -> dict[str, tuple]:
+    """Each chart's tidy input, joined from the marts."""
+    lb, acc, dim, shift = (m.get(k) for k in ("rpt_quantization_leaderboard", "fct_variant_accuracy",
+                                                "dim_model_variants", "fct_variant_distribution_shift"))
+    inputs = {}
+    if lb is not None:
+        front = m.get("fct_pareto_frontier")
+        size = lb.select("model", "quant", "variant", (pl.col("size_gb") * 1000).alias("size_mb"), "accuracy",
+                         pl.col("accuracy_ci_low").alias("ci_low"), pl.col("accuracy_ci_high").alias("ci_high"),
+                         "decode_tok_per_s", pl.col("quality_tier").alias("tier"), "benchmark_delta_pp", "is_baseline")
+        if front is not None and {"variant", "on_frontier"} <= set(front.columns):
+            f = front.group_by("variant").agg(pl.col("on_frontier").any())
+            size = size.join(f, on="variant", how="left")
+        inputs["accuracy_vs_size"] = (charts.accuracy_vs_size, size)
+        inputs["speed_vs_size"] = (charts.speed_vs_size, size)
+        inputs["tier_heatmap"] = (lambda df, p: charts.tier_heatmap(df, p, list(PRECISION_ORDER)), size)
+    if acc is not None:
+        inputs["accuracy_vs_bpw"] = (charts.accuracy_vs_bpw, acc.select(
+            "model", pl.col("quant_requested").alias("quant"), "task", "bits_per_weight",
+            pl.col("rescored_accuracy").alias("accuracy"), "chance_rate"))
+    if shift is not None and dim is not None and "bits_per_weight" in dim.columns:
+        cols = [c for c in ("variant", "kld_mean", "ppl_ratio") if c in shift.columns]
+        joined = dim.select("variant", "model", pl.col("quant_requested").alias("quant"), "bits_per_weight") \
+            .join(shift.select(cols), on="variant", how="inner")
+        inputs["kld_vs_bpw"] = (charts.kld_vs_bpw, joined)
+    return inputs
+
+
+@dg.asset(group_name="reports", deps=UPSTREAM, description="The report's five charts as PNG files, shown here.")
+def charts_png(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    out_dir = paths.reports_dir() / "charts"
+    marts = read_marts(db_path(duckdb))
+    metadata, skipped = {}, {}
+    for name in ["accuracy_vs_size", "accuracy_vs_bpw", "speed_vs_size", "tier_heatmap", "kld_vs_bpw"]:
+        fn_df = chart_inputs(marts).get(name)
+        if fn_df is None:
+            skipped[name] = "its marts are empty"
+            continue
+        fn, df = fn_df
+        try:
+            path = fn(df, out_dir / f"{name}.png")
+        except charts.NoData as e:
+            skipped[name] = str(e)
+            continue
+        b64 = base64.b64encode(path.read_bytes()).decode()
+        metadata[name] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{b64})")
+        metadata[f"{name}_path"] = dg.MetadataValue.path(str(path))
+    metadata["not_drawn"] = dg.MetadataValue.json(skipped)
+    for name, why in skipped.items():
+        context.log.warning(f"chart {name} not drawn: {why}")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(group_name="reports", deps=[charts_png, *UPSTREAM], description="The markdown report in data/reports/.")
+def quantbench_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    out = paths.reports_dir()
+    charts_dir = out / "charts"
+    drawn = {p.stem: f"charts/{p.name}" for p in sorted(charts_dir.glob("*.png"))}
+    text = build_report(read_marts(db_path(duckdb)), drawn, "quantbench")
+    path = out / "report.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
+                                          "report": dg.MetadataValue.md(text[:60000])})
+
+
+class ExportConfig(dg.Config):
+    out_dir: str = ""
+
+
+@dg.asset(group_name="reports", deps=UPSTREAM, description="Every mart as a Parquet file (data/reports/parquet/).")
+def marts_parquet(config: ExportConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    out = Path(config.out_dir) if config.out_dir else paths.reports_dir() / "parquet"
+    written = export_marts(db_path(duckdb), out)
+    return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(written), "folder": dg.MetadataValue.path(str(out))})

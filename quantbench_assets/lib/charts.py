@@ -1,0 +1,158 @@
+"""The report's charts (matplotlib, headless). Each takes a tidy DataFrame from the marts and writes
+one PNG. A chart with no data to draw is not drawn: the caller records why instead of an empty image.
+
+Reader-facing choices: quant labels on the points (a line through 4 unlabeled dots says nothing),
+sizes in MB below 1 GB, Wilson intervals as error bars, the tier colours fixed across charts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+TIER_COLOURS = {"negligible": "#1a9850", "acceptable": "#91cf60", "concerning": "#fc8d59",
+                "unacceptable": "#d73027", None: "#9e9e9e"}
+TIER_ORDER = ["negligible", "acceptable", "concerning", "unacceptable"]
+
+
+class NoData(ValueError):
+    """Raised when a chart's input has no rows; the message says what was missing."""
+
+
+def _require(df: pl.DataFrame, cols: list[str], what: str) -> pl.DataFrame:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise NoData(f"{what}: columns {missing} not in the input")
+    df = df.drop_nulls(cols)
+    if df.height == 0:
+        raise NoData(f"{what}: no rows with {cols} all present")
+    return df
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _size_axis(ax, sizes_mb) -> str:
+    return "file size (MB)" if max(sizes_mb) < 1000 else "file size (GB)"
+
+
+def accuracy_vs_size(df: pl.DataFrame, path: Path, task_label: str = "mean over tasks") -> Path:
+    """One line per model through its quant levels; Pareto-frontier points ringed."""
+    df = _require(df, ["model", "quant", "size_mb", "accuracy"], "accuracy vs size")
+    big = df["size_mb"].max() >= 1000
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for model, g in df.sort("size_mb").group_by("model", maintain_order=True):
+        x = g["size_mb"] / (1000 if big else 1)
+        yerr = None
+        if {"ci_low", "ci_high"} <= set(g.columns) and g["ci_low"].null_count() == 0:
+            yerr = [(g["accuracy"] - g["ci_low"]).to_list(), (g["ci_high"] - g["accuracy"]).to_list()]
+        ax.errorbar(x, g["accuracy"], yerr=yerr, marker="o", capsize=3, label=model[0])
+        for xi, yi, q in zip(x, g["accuracy"], g["quant"]):
+            ax.annotate(q, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        if "on_frontier" in g.columns:
+            front = g.filter(pl.col("on_frontier"))
+            ax.scatter(front["size_mb"] / (1000 if big else 1), front["accuracy"], s=160, facecolors="none",
+                       edgecolors="black", linewidths=1.2, zorder=5)
+    if "on_frontier" in df.columns:
+        ax.scatter([], [], s=160, facecolors="none", edgecolors="black", label="Pareto frontier")
+    ax.set_xlabel("file size (GB)" if big else "file size (MB)")
+    ax.set_ylabel(f"accuracy ({task_label})")
+    ax.set_title("Accuracy vs file size (95% Wilson intervals)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def accuracy_vs_bpw(df: pl.DataFrame, path: Path) -> Path:
+    """One panel per task: accuracy against bits per weight, one line per model."""
+    df = _require(df, ["model", "quant", "task", "bits_per_weight", "accuracy"], "accuracy vs bits per weight")
+    tasks = sorted(df["task"].unique().to_list())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.2), squeeze=False, sharey=True)
+    for ax, task in zip(axes[0], tasks):
+        for model, g in df.filter(pl.col("task") == task).sort("bits_per_weight").group_by("model", maintain_order=True):
+            ax.plot(g["bits_per_weight"], g["accuracy"], marker="o", label=model[0])
+            for xi, yi, q in zip(g["bits_per_weight"], g["accuracy"], g["quant"]):
+                ax.annotate(q, (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        if "chance_rate" in df.columns:
+            chance = df.filter(pl.col("task") == task)["chance_rate"].mean()
+            if chance is not None:
+                ax.axhline(chance, ls=":", color="grey", lw=1, label="chance")
+        ax.set_title(task)
+        ax.set_xlabel("bits per weight")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle("Accuracy vs bits per weight")
+    return _save(fig, path)
+
+
+def speed_vs_size(df: pl.DataFrame, path: Path) -> Path:
+    """Decode tokens/s against size, points coloured by quality tier."""
+    df = _require(df, ["model", "quant", "size_mb", "decode_tok_per_s"], "decode speed vs size")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    tiers = df["tier"].to_list() if "tier" in df.columns else [None] * df.height
+    ax.scatter(df["size_mb"], df["decode_tok_per_s"], c=[TIER_COLOURS.get(t, "#9e9e9e") for t in tiers],
+               s=70, edgecolors="black", linewidths=0.5)
+    for row, t in zip(df.iter_rows(named=True), tiers):
+        ax.annotate(f"{row['model'].split('-')[0]} {row['quant']}", (row["size_mb"], row["decode_tok_per_s"]),
+                    textcoords="offset points", xytext=(4, 3), fontsize=7)
+    for t in TIER_ORDER + [None]:
+        if t in tiers:
+            ax.scatter([], [], color=TIER_COLOURS[t], label=t or "no tier (no baseline)")
+    ax.set_xlabel("file size (MB)")
+    ax.set_ylabel("decode tokens/s (tg128)")
+    ax.set_title("Decode speed vs size, coloured by quality tier")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def tier_heatmap(df: pl.DataFrame, path: Path, quant_order: list[str]) -> Path:
+    """Model x quant, coloured by tier, the benchmark delta (pp) written in each cell."""
+    df = _require(df, ["model", "quant", "tier"], "tier heatmap")
+    models = sorted(df["model"].unique().to_list())
+    quants = [q for q in quant_order if q in set(df["quant"].to_list())]
+    fig, ax = plt.subplots(figsize=(1.3 * len(quants) + 2.5, 0.7 * len(models) + 1.6))
+    from matplotlib.colors import to_rgb
+
+    grid = [[(1, 1, 1)] * len(quants) for _ in models]
+    for r in df.iter_rows(named=True):
+        i, j = models.index(r["model"]), quants.index(r["quant"])
+        grid[i][j] = to_rgb(TIER_COLOURS.get(r["tier"], "#9e9e9e"))
+        delta = r.get("benchmark_delta_pp")
+        label = f"{delta:+.1f} pp" if delta is not None else "baseline" if r.get("is_baseline") else "n/a"
+        ax.text(j, i, f"{r['tier'] or '-'}\n{label}", ha="center", va="center", fontsize=7)
+    ax.imshow(grid, aspect="auto")
+    ax.set_xticks(range(len(quants)), quants)
+    ax.set_yticks(range(len(models)), models)
+    ax.set_title("Quality tier by model and quant (benchmark delta vs baseline)")
+    return _save(fig, path)
+
+
+def kld_vs_bpw(df: pl.DataFrame, path: Path) -> Path:
+    """Mean KL divergence and PPL ratio against bits per weight, one line per model."""
+    df = _require(df, ["model", "quant", "bits_per_weight", "kld_mean", "ppl_ratio"], "KLD / PPL ratio vs bits per weight")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for model, g in df.sort("bits_per_weight").group_by("model", maintain_order=True):
+        a1.plot(g["bits_per_weight"], g["kld_mean"], marker="o", label=model[0])
+        a2.plot(g["bits_per_weight"], g["ppl_ratio"], marker="o", label=model[0])
+        for xi, yi, q in zip(g["bits_per_weight"], g["kld_mean"], g["quant"]):
+            a1.annotate(q, (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    a1.set_yscale("symlog", linthresh=1e-3)
+    a1.set_ylabel("mean KL divergence vs base (nats)")
+    a2.axhline(1.0, ls=":", color="grey", lw=1)
+    a2.set_ylabel("PPL ratio vs base")
+    for a in (a1, a2):
+        a.set_xlabel("bits per weight")
+        a.grid(alpha=0.3)
+    a1.legend(fontsize=8)
+    fig.suptitle("Distribution shift vs bits per weight (WikiText-2)")
+    return _save(fig, path)

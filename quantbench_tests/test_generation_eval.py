@@ -1,0 +1,49 @@
+"""Generation tasks on the real CI model: outputs stored once, every metric scored from them, JSON
+tasks run free and grammar-constrained side by side."""
+import pytest
+
+from quantbench_assets.lib.cache import SampleCache
+from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
+from quantbench_assets.lib.generation_eval import run_generation, score_generation, summarize
+from quantbench_assets.lib.gentasks import load_e2e_task, load_generation_task
+from quantbench_assets.lib.genmetrics import MetricModels
+
+
+@pytest.fixture(scope="module")
+def outputs(smollm_rung, tmp_path_factory):
+    rung = smollm_rung("Q8_0")
+    tasks = {"classification": load_generation_task("classification", limit=2),
+             "summarization": load_generation_task("summarization", limit=1),
+             "e2e_brief_json": load_e2e_task("brief", "json", n=1)}
+    prov = {"variant": "smollm2-135m-instruct__Q8_0", "gguf_sha256": rung.stored.sha256}
+    cache = SampleCache(tmp_path_factory.mktemp("cache") / "s.sqlite")
+    with LlamaCppEngine(rung.stored.path, EngineSettings(n_ctx=1024)) as eng:
+        prov["engine_build"] = eng.build
+        rows = [r for t in tasks.values() for r in run_generation(eng, t, prov, cache, log=lambda _m: None)]
+        again = [r for t in tasks.values() for r in run_generation(eng, t, prov, cache, log=lambda _m: None)]
+    cache.close()
+    return tasks, rows, again, cache
+
+
+def test_json_tasks_run_free_and_grammar_constrained_and_reruns_hit_the_cache(outputs):
+    tasks, rows, again, cache = outputs
+    modes = {(r["task"], r["decoding"]) for r in rows}
+    assert ("e2e_brief_json", "free") in modes and ("e2e_brief_json", "grammar") in modes
+    assert ("classification", "grammar") not in modes
+    assert len(rows) == 2 + 1 + 2
+    assert [r["output"] for r in again] == [r["output"] for r in rows] and cache.hits == len(rows)
+
+
+def test_every_metric_is_a_number_or_null_with_a_reason_and_grammar_output_parses(outputs):
+    tasks, rows, _, _ = outputs
+    scores = score_generation(rows, tasks, MetricModels())
+    assert all(s["value"] is not None or s["null_reason"] for s in scores)
+    metrics = {(s["task"], s["metric"]) for s in scores}
+    for m in ("rougeL", "bleu", "bertscore", "semscore", "repetition", "length_ratio"):
+        assert ("summarization", m) in metrics
+    assert ("classification", "label_accuracy") in metrics
+    grammar_parse = [s["value"] for s in scores if s["decoding"] == "grammar" and s["metric"] == "json_parse"]
+    assert grammar_parse == [1.0]  # the grammar makes the output valid JSON
+    summary = summarize(scores)
+    row = next(r for r in summary if r["task"] == "classification" and r["metric"] == "label_accuracy")
+    assert row["n_values"] == 2 and (row["ci_low"] is None or row["ci_low"] <= row["mean"] <= row["ci_high"])
