@@ -162,7 +162,7 @@ def main() -> int:
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--variant", action="append", help="variant key (default: every built variant)")
-    ap.add_argument("--gguf", action="append", help="a GGUF path instead of a variant")
+    ap.add_argument("--gguf", action="append", help="a GGUF path instead of a variant (NAME=PATH to label it)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--n-prompt", type=int, default=512)
     ap.add_argument("--n-gen", type=int, default=128)
@@ -184,7 +184,7 @@ def main() -> int:
     from quantbench_assets.lib.store import ArtifactStore
     from quantbench_assets.lib.variants import read_manifest
 
-    targets: list[tuple[str, str]] = [(Path(g).name, g) for g in (args.gguf or [])]
+    targets: list[tuple[str, str]] = [tuple(g.split("=", 1)) if "=" in g else (Path(g).name, g) for g in (args.gguf or [])]
     if not targets and not args.gguf:
         store = ArtifactStore(paths.artifacts_dir())
         targets = [(v, read_manifest(store, v)["path"]) for v in (args.variant or default_variants())]

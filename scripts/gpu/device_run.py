@@ -527,8 +527,7 @@ def measure_ladder(args, log: Log) -> int:
                     "quant_obtained": m["obtained"], "gguf_sha256": m["sha256"], "hardware_id": hid,
                     **v, "file_size_bytes": Path(m["path"]).stat().st_size, "bits_per_weight": bpw,
                     "seeds_estimate_bytes": seeds_memory_estimate(v["n_parameters"], bpw), "run_at": now()}])
-                log(f"{key}: VRAM peak {v['vram_peak_bytes'] / 1e6:.0f} MB (estimate {v['vram_estimate_bytes'] / 1e6:.0f} MB,"
-                    f" context {v['vram_context_bytes'] / 1e6:.0f} MB)")
+                log(f"{key}: VRAM peak {v['vram_peak_bytes'] / 1e6:.0f} MB (estimate {v['vram_estimate_bytes'] / 1e6:.0f} MB)")
             except Exception as e:  # noqa: BLE001
                 res.error(f"vram {key}", e)
                 log(f"vram {key} FAILED: {e}")
@@ -613,7 +612,6 @@ def measure_synthetic(args, log: Log) -> int:
     from quantbench_assets.lib.engine import EngineSettings
     from quantbench_assets.lib.speed import BenchSpec, bench_gguf, weight_bytes_read_per_token
 
-    init_backends()
     out = Path(args.out)
     prev = out / "results.json"
     res = Results(out, {"command": " ".join(sys.argv), "started_at": now()})
@@ -646,14 +644,14 @@ def measure_synthetic(args, log: Log) -> int:
                                      [str(path), "--shape", shape, "--tokenizer-gguf", args.tokenizer_gguf])
             log(f"synthetic {shape}: {info['size_bytes'] / 1e9:.2f} GB, {info['n_parameters'] / 1e9:.2f} B params, "
                 f"written in {info['write_s']} s")
-            result = bench_gguf(path, settings, BenchSpec(n_prompt=512, n_gen=128, reps=args.reps, warmup=1))
+            sp = child_json(["speed", str(path), "--reps", str(args.reps), "--n-gpu-layers", str(args.n_gpu_layers)])
             wbytes = weight_bytes_read_per_token(path)
-            rows = {r["test_kind"]: r for r in result.summary_rows()}
+            rows = {r["test_kind"]: r for r in sp["summary"]}
             extra = {k: info[k] for k in ("n_parameters", "n_embd", "n_layer", "n_ff", "n_head", "n_head_kv",
                                           "n_vocab", "size_bytes", "quant_mix")}
-            extra.update({"pp512_tok_per_s": rows["pp"]["mean_tok_per_s"], "engine_build": result.engine_build,
-                          "n_gpu_layers": args.n_gpu_layers, "flash_attn": result.settings.get("flash_attn"),
-                          "tg_samples_tok_per_s": json.dumps(result.tg.tok_per_s)})
+            extra.update({"pp512_tok_per_s": rows["pp"]["mean_tok_per_s"], "engine_build": sp["engine_build"],
+                          "n_gpu_layers": args.n_gpu_layers, "flash_attn": sp["settings"].get("flash_attn"),
+                          "tg_samples_tok_per_s": json.dumps(sp["tg_tok_per_s"])})
             row = roofline_row(f"synthetic-{shape}__Q4_K_M", f"synthetic-{shape}", "Q4_K_M", None, hid, wbytes,
                                rows["tg"], bandwidth, read_bw, synthetic=True, extra=extra)
             res.add("gpu_roofline", [row])
@@ -681,6 +679,10 @@ def main(argv=None) -> int:
     v.add_argument("--n-gpu-layers", type=int, default=N_GPU_LAYERS)
     v.add_argument("--make-ctx", type=int, default=0)
     v.add_argument("--poll", type=int, default=1)
+    sp = sub.add_parser("speed")
+    sp.add_argument("gguf")
+    sp.add_argument("--reps", type=int, default=5)
+    sp.add_argument("--n-gpu-layers", type=int, default=N_GPU_LAYERS)
     m = sub.add_parser("measure")
     m.add_argument("--model", required=True)
     m.add_argument("--base", required=True)
@@ -708,6 +710,18 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "bandwidth":
         print(json.dumps(bandwidth_probe(args.size_mib)))
+        return 0
+    if args.cmd == "speed":  # started the way a process that loaded fine was started: llama_cpp first
+        import llama_cpp
+
+        llama_cpp.llama_print_system_info()
+        from quantbench_assets.lib.engine import EngineSettings
+        from quantbench_assets.lib.speed import BenchSpec, bench_gguf
+
+        r = bench_gguf(args.gguf, EngineSettings(n_gpu_layers=args.n_gpu_layers),
+                       BenchSpec(n_prompt=512, n_gen=128, reps=args.reps, warmup=1))
+        print(json.dumps({"summary": r.summary_rows(), "engine_build": r.engine_build, "settings": r.settings,
+                          "tg_tok_per_s": r.tg.tok_per_s}))
         return 0
     if args.cmd == "vram":
         print(json.dumps(vram_probe(args.gguf, args.n_ctx, args.n_prompt, args.n_gen, args.n_gpu_layers,
