@@ -143,6 +143,27 @@ def run(models: list[str] | None, quants: list[str] | None, size: str, limit: in
     return 0
 
 
+def rebuild_reports() -> int:
+    """Statistics, dbt marts, charts and the report from what the warehouse holds (no inference)."""
+    ensure_home()
+    import dagster as dg
+
+    from quantbench_assets.definitions import defs as load_defs
+
+    defs = load_defs()
+    present = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    ok = True
+    for label, selection in (("statistics", [a for a in AFTER_ALL if a in present]),
+                             ("dbt marts", dg.AssetSelection.groups("warehouse")),
+                             ("charts and report", [a for a in REPORTS if a in present])):
+        say(f"building {label}")
+        result = dg.materialize(list(defs.assets), selection=selection, instance=dg.DagsterInstance.get(),
+                                resources=dict(defs.resources), raise_on_error=False)
+        ok = ok and result.success
+    print_table()
+    return 0 if ok else 1
+
+
 def print_table() -> None:
     import polars as pl
 
@@ -200,11 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--generation-limit", type=int, default=1, help="items per generation task")
         p.add_argument("--ppl-windows", type=int, default=4, help="WikiText-2 windows of 512 tokens")
         p.add_argument("--speed-reps", type=int, default=3, help="repetitions of pp512 / tg128")
-    sub.add_parser("table")
+    sub.add_parser("table", help="print the accuracy table and the leaderboard")
+    sub.add_parser("report", help="rebuild statistics, marts, charts and the report without inference")
     args = ap.parse_args(argv)
     if args.cmd == "table":
         print_table()
         return 0
+    if args.cmd == "report":
+        return rebuild_reports()
     rc = run(args.model, args.quant, args.size, args.limit, args.task or ["mmlu", "arc_challenge"], args.skip_dbt,
              args.generation_limit, args.ppl_windows, args.speed_reps)
     if args.cmd == "demo":

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
-TIER_COLOURS = {"negligible": "#1a9850", "acceptable": "#91cf60", "concerning": "#fc8d59",
+TIER_COLOURS = {"baseline": "#2b6cb0", "negligible": "#1a9850", "acceptable": "#91cf60", "concerning": "#fc8d59",
                 "unacceptable": "#d73027", None: "#9e9e9e"}
 TIER_ORDER = ["negligible", "acceptable", "concerning", "unacceptable"]
 
@@ -95,22 +95,33 @@ def accuracy_vs_bpw(df: pl.DataFrame, path: Path) -> Path:
 
 
 def speed_vs_size(df: pl.DataFrame, path: Path) -> Path:
-    """Decode tokens/s against size, points coloured by quality tier."""
+    """Decode tokens/s against size, coloured by quality tier; one marker shape per machine
+    (`device` column, e.g. CPU vs H100) so GPU results sit beside CPU ones on a log axis."""
     df = _require(df, ["model", "quant", "size_mb", "decode_tok_per_s"], "decode speed vs size")
-    fig, ax = plt.subplots(figsize=(8, 5))
-    tiers = df["tier"].to_list() if "tier" in df.columns else [None] * df.height
-    ax.scatter(df["size_mb"], df["decode_tok_per_s"], c=[TIER_COLOURS.get(t, "#9e9e9e") for t in tiers],
-               s=70, edgecolors="black", linewidths=0.5)
-    for row, t in zip(df.iter_rows(named=True), tiers):
-        ax.annotate(f"{row['model'].split('-')[0]} {row['quant']}", (row["size_mb"], row["decode_tok_per_s"]),
-                    textcoords="offset points", xytext=(4, 3), fontsize=7)
-    for t in TIER_ORDER + [None]:
-        if t in tiers:
-            ax.scatter([], [], color=TIER_COLOURS[t], label=t or "no tier (no baseline)")
+    devices = df["device"].unique(maintain_order=True).to_list() if "device" in df.columns else [None]
+    markers = ["o", "^", "s", "D"]
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    tiers_seen = set()
+    for k, device in enumerate(devices):
+        part = df if device is None else df.filter(pl.col("device") == device)
+        tiers = part["tier"].to_list() if "tier" in part.columns else [None] * part.height
+        tiers_seen |= set(tiers)
+        ax.scatter(part["size_mb"], part["decode_tok_per_s"], c=[TIER_COLOURS.get(t, "#9e9e9e") for t in tiers],
+                   marker=markers[k % len(markers)], s=70, edgecolors="black", linewidths=0.5)
+        for row in part.iter_rows(named=True):
+            ax.annotate(f"{row['model'].split('-')[0]} {row['quant']}", (row["size_mb"], row["decode_tok_per_s"]),
+                        textcoords="offset points", xytext=(4, 3), fontsize=7)
+        if device is not None:
+            ax.scatter([], [], marker=markers[k % len(markers)], color="white", edgecolors="black", label=device)
+    for t in TIER_ORDER + ["baseline", None]:
+        if t in tiers_seen:
+            ax.scatter([], [], color=TIER_COLOURS.get(t, "#9e9e9e"), label=t or "no tier")
+    if len(devices) > 1:
+        ax.set_yscale("log")
     ax.set_xlabel("file size (MB)")
-    ax.set_ylabel("decode tokens/s (tg128)")
-    ax.set_title("Decode speed vs size, coloured by quality tier")
-    ax.grid(alpha=0.3)
+    ax.set_ylabel("decode tokens/s (tg128)" + (", log scale" if len(devices) > 1 else ""))
+    ax.set_title("Decode speed vs size, coloured by quality tier" + (", per machine" if len(devices) > 1 else ""))
+    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return _save(fig, path)
 

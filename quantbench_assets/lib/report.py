@@ -81,6 +81,12 @@ def build_report(marts: dict[str, pl.DataFrame | None], charts: dict[str, str], 
                              "accuracy_ci_high", "benchmark_delta_pp", "generation_delta_pct", "quality_tier",
                              "decode_tok_per_s", "cost_per_million_tokens_usd", "peak_rss_bytes", "kld_mean",
                              "perplexity", "identical_to"])) if lb is not None else _missing("rpt_quantization_leaderboard"))
+    hw = marts.get("rpt_leaderboard_by_hardware")
+    out += ["", "## Per machine: CPU and GPU side by side", ""]
+    out.append(md(_pick(hw, ["model", "quant", "device_kind", "device_name", "n_gpu_layers", "decode_tok_per_s",
+                             "prompt_tok_per_s", "decode_speedup_vs_cpu", "bandwidth_share_pct", "memory_kind",
+                             "peak_memory_bytes", "perplexity", "perplexity_windows", "accuracy"]), 100)
+               if hw is not None else _missing("rpt_leaderboard_by_hardware"))
     acc = marts.get("fct_variant_accuracy")
     out += ["", "## Accuracy per task (95% Wilson intervals)", ""]
     out.append(md(_pick(acc, ["model", "quant_requested", "task", "scorer", "n_items", "raw_accuracy",

@@ -54,6 +54,9 @@ def replace_rows(con, table: str, df: pl.DataFrame, where: dict[str, object], sc
     """Replace the rows matching `where` (e.g. {"variant": key}) with `df`, atomically."""
     if df.height == 0:
         raise ValueError(f"refusing to write 0 rows to {schema}.{table} for {where}")
+    # A column that is all null in this partition has no type; DuckDB would create it as INTEGER and
+    # the next partition's strings would fail to cast. Write such columns as text.
+    df = df.with_columns(pl.col(c).cast(pl.String) for c, dt in df.schema.items() if dt == pl.Null)
     for col, val in where.items():
         if col not in df.columns or df[col].n_unique() != 1 or df[col][0] != val:
             raise ValueError(f"every row written to {schema}.{table} must have {col} = {val!r}")

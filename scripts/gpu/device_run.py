@@ -5,20 +5,19 @@ llama-cpp-python built there for CUDA into /tmp/site; see scripts/gpu/README.md 
         --base-sha256 b179... --base-quant Q4_1 --ladder F16,Q8_0,Q4_K_M,Q2_K --out /tmp/gpu_out/smollm
     python3 scripts/gpu/device_run.py synthetic --tokenizer-gguf <gguf> --shapes llama3-8b-shape --out ...
     python3 scripts/gpu/device_run.py bandwidth          # JSON: device-to-device copy and read probes
-    python3 scripts/gpu/device_run.py vram <gguf> ...    # JSON: VRAM peak of one load + workload
+    python3 scripts/gpu/device_run.py speed <gguf>       # JSON: pp512/tg128 of one file (a fresh process)
 
 Everything is measured with quantbench's own code (lib.quantize, lib.speed, lib.perplexity,
 lib.evaluate), every layer offloaded (n_gpu_layers=99). Rows come out in the shapes of the
 warehouse's raw tables (defs/evaluation/*.py write the same columns), tagged with a hardware_id of
 their own, so scripts/gpu/load_results.py only has to insert them.
 
-The bandwidth probe and each VRAM probe run in a child process: torch's CUDA context must not sit in
-the process that measures, and each VRAM figure must start from an empty device.
+The bandwidth probe runs in a child process (torch's CUDA context must not sit in the process that
+measures); VRAM is read by an nvidia-smi process polling beside the measuring one (SmiPoller).
 """
 from __future__ import annotations
 
 import argparse
-import ctypes
 import hashlib
 import json
 import os
@@ -98,122 +97,6 @@ def bandwidth_probe(size_mib: int = 4096, reps: int = 20) -> dict:
         "l2_bytes": getattr(props, "L2_cache_size", None), "total_memory_bytes": props.total_memory,
         "method": "torch float32 tensors of size_mib: copy_ (read+write bytes) and sum (read bytes), "
                   "CUDA events, 3 warm-ups",
-    }
-
-
-class NvmlPoller:
-    """Device memory in use (and this process's, where NVML can see it) every `interval_s`."""
-
-    def __init__(self, interval_s: float = 0.002):
-        import pynvml
-
-        self.nv = pynvml
-        pynvml.nvmlInit()
-        self.h = pynvml.nvmlDeviceGetHandleByIndex(0)
-        self.interval = interval_s
-        self.peak_device = 0
-        self.peak_process: int | None = None
-        self.samples = 0
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def used(self) -> int:
-        return int(self.nv.nvmlDeviceGetMemoryInfo(self.h).used)
-
-    def process_used(self) -> int | None:
-        try:
-            for p in self.nv.nvmlDeviceGetComputeRunningProcesses(self.h):
-                if p.pid == os.getpid() and p.usedGpuMemory is not None:
-                    return int(p.usedGpuMemory)
-        except self.nv.NVMLError:
-            return None
-        return None
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.sample()
-            time.sleep(self.interval)
-
-    def sample(self):
-        u = self.used()
-        self.peak_device = max(self.peak_device, u)
-        pu = self.process_used()
-        if pu is not None:
-            self.peak_process = max(self.peak_process or 0, pu)
-        self.samples += 1
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
-        self.sample()
-
-
-def cuda_primary_context() -> None:
-    """Create the CUDA primary context (the one the runtime, hence ggml-cuda, uses) before the model,
-    so its cost is measured apart from the model's."""
-    cuda = ctypes.CDLL("libcuda.so.1")
-    dev, ctx = ctypes.c_int(), ctypes.c_void_p()
-    for rc in (cuda.cuInit(0), cuda.cuDeviceGet(ctypes.byref(dev), 0),
-               cuda.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), dev)):
-        if rc != 0:
-            raise RuntimeError(f"CUDA driver call failed with {rc}")
-
-
-def vram_probe(gguf: str, n_ctx: int, n_prompt: int, n_gen: int, n_gpu_layers: int, seed: int = 1234,
-               make_ctx: bool = False, poll: bool = True) -> dict:
-    """lib.memory's workload (n_prompt tokens, then n_gen single-token decodes) with the model on the
-    GPU; peak device memory in use while it runs, less the device's use before this process."""
-    import numpy as np
-
-    import llama_cpp  # noqa: F401
-    from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-    from quantbench_assets.lib.memory import _status_bytes, attention_shape, kv_cache_bytes
-
-    init_backends()  # before anything else, NVML included, touches the driver (see init_backends)
-    poller = NvmlPoller(interval_s=0.002 if poll else 3600)
-    before = poller.used()
-    if make_ctx:
-        cuda_primary_context()
-    time.sleep(0.05)
-    after_ctx = poller.used()
-    settings = EngineSettings(n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, seed=seed)
-    with poller:
-        with LlamaCppEngine(gguf, settings) as eng:
-            poller.sample()
-            after_load = poller.used()
-            llm = eng.llm
-            ids = np.random.default_rng(seed).integers(0, llm.n_vocab(), size=n_prompt + n_gen).tolist()
-            llm.reset()
-            llm.eval(ids[:n_prompt])
-            for tok in ids[n_prompt:]:
-                llm.eval([tok])
-            poller.sample()
-            after_workload = poller.used()
-            shape = attention_shape(eng.metadata())
-            n_params = int(llama_cpp.llama_model_n_params(llm._model.model))
-            tensor_bytes = int(llama_cpp.llama_model_size(llm._model.model))
-            n_ctx_actual = int(llm.n_ctx())
-            build = eng.build
-    host = _status_bytes("VmHWM")
-    kv = kv_cache_bytes(shape, n_ctx_actual)
-    return {
-        "vram_before_bytes": before, "vram_context_bytes": after_ctx - before,
-        "vram_after_load_bytes": after_load - after_ctx, "vram_after_workload_bytes": after_workload - after_ctx,
-        "vram_peak_bytes": poller.peak_device - after_ctx,  # model + KV + compute buffers, context excluded
-        "vram_peak_with_context_bytes": poller.peak_device - before,
-        "vram_peak_process_bytes": poller.peak_process, "vram_poll_samples": poller.samples,
-        "vram_poll_interval_ms": poller.interval * 1e3,
-        "tensor_bytes": tensor_bytes, "kv_cache_bytes": kv, "kv_cache_type": "f16",
-        "vram_estimate_bytes": tensor_bytes + kv,  # weights + KV: the part that is arithmetic, not measured
-        "n_parameters": n_params, "n_layer": shape["n_layer"], "n_head_kv": max(shape["n_head_kv"]),
-        "head_dim": shape["head_dim_k"], "n_ctx": n_ctx_actual, "n_prompt": n_prompt, "n_gen": n_gen,
-        "n_gpu_layers": n_gpu_layers, "host_peak_rss_bytes": host.get("VmHWM"), "engine_build": build,
-        "method": "NVML device memory used, polled every 2 ms in a child process; the CUDA primary "
-                  "context is created first and reported apart (vram_context_bytes)",
     }
 
 
@@ -671,14 +554,6 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bandwidth")
     b.add_argument("--size-mib", type=int, default=4096)
-    v = sub.add_parser("vram")
-    v.add_argument("gguf")
-    v.add_argument("--n-ctx", type=int, default=2048)
-    v.add_argument("--n-prompt", type=int, default=512)
-    v.add_argument("--n-gen", type=int, default=128)
-    v.add_argument("--n-gpu-layers", type=int, default=N_GPU_LAYERS)
-    v.add_argument("--make-ctx", type=int, default=0)
-    v.add_argument("--poll", type=int, default=1)
     sp = sub.add_parser("speed")
     sp.add_argument("gguf")
     sp.add_argument("--reps", type=int, default=5)
@@ -722,10 +597,6 @@ def main(argv=None) -> int:
                        BenchSpec(n_prompt=512, n_gen=128, reps=args.reps, warmup=1))
         print(json.dumps({"summary": r.summary_rows(), "engine_build": r.engine_build, "settings": r.settings,
                           "tg_tok_per_s": r.tg.tok_per_s}))
-        return 0
-    if args.cmd == "vram":
-        print(json.dumps(vram_probe(args.gguf, args.n_ctx, args.n_prompt, args.n_gen, args.n_gpu_layers,
-                                    make_ctx=bool(args.make_ctx), poll=bool(args.poll))))
         return 0
     log = Log(Path(args.out) / "run.log" if Path(args.out).parent.exists() else None)
     Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -40,12 +40,14 @@ pack_src() {
 
 pack_wheels() {
   # Missing on the device's Python 3.12 (KINDS.md's list): gguf (reads GGUF headers; also writes the
-  # synthetic roofline model), pydantic and its needs (lib.tasks validates task files with it).
+  # synthetic roofline model), pydantic and its needs (lib.tasks validates task files with it),
+  # diskcache (llama_cpp imports it at import time).
   mkdir -p .gpusrc/whl
   "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .gpusrc/whl \
-    gguf==0.19.0 pydantic==2.14.3 pydantic-core==2.50.4 annotated-types==0.8.0 typing-inspection==0.4.5
+    gguf==0.19.0 pydantic==2.14.3 pydantic-core==2.50.4 annotated-types==0.8.0 typing-inspection==0.4.5 \
+    diskcache==5.6.3
   ls -l .gpusrc/whl
 }
 

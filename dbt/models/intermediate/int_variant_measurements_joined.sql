@@ -11,6 +11,7 @@ with inventory as (
 speed_runs as (
     {{ optional_source('raw_speed', 'speed_summary', {
         'variant': 'varchar', 'test_kind': 'varchar', 'mean_tok_per_s': 'double', 'run_at': 'timestamp',
+        'n_gpu_layers': 'bigint',
     }) }}
 ),
 
@@ -40,6 +41,8 @@ speed as (
         arg_max(mean_tok_per_s, run_at) filter (where test_kind = 'tg') as decode_tok_per_s,
         arg_max(mean_tok_per_s, run_at) filter (where test_kind = 'pp') as prompt_tok_per_s,
     from speed_runs
+    -- CPU runs only: GPU rows (scripts/gpu/load_results.py) sit in rpt_leaderboard_by_hardware
+    where coalesce(n_gpu_layers, 0) = 0
     group by variant
 ),
 

@@ -12,16 +12,17 @@ hardware as (
     select * from {{ ref('dim_hardware') }}
 ),
 
--- TR125's baseline: F16 of the same model if it was measured, else Q8_0.
+-- TR125's baseline: F16 of the same model if it was measured, else Q8_0, on the same machine.
 baselines as (
     select
         model,
+        hardware_id,
         case
             when bool_or(quant_requested = 'F16') then 'F16'
             when bool_or(quant_requested = 'Q8_0') then 'Q8_0'
         end as baseline_quant,
     from speed
-    group by model
+    group by model, hardware_id
 ),
 
 costed as (
@@ -76,11 +77,14 @@ final as (
         round(base.cost_exact - costed.cost_exact, 6) as savings_usd_per_million_tokens,
         round((base.cost_exact - costed.cost_exact) / base.cost_exact * 100, 4) as savings_vs_baseline_pct,
     from costed
-    left join baselines using (model)
+    left join baselines
+        on baselines.model = costed.model
+        and baselines.hardware_id = costed.speed_hardware_id
     left join costed as base
         on base.model = costed.model
         and base.quant_requested = baselines.baseline_quant
         and base.price_id = costed.price_id
+        and base.speed_hardware_id = costed.speed_hardware_id
     left join hardware
         on hardware.hardware_id = costed.speed_hardware_id
 )

@@ -13,7 +13,7 @@ from quantbench_assets.lib.tiers import PRECISION_ORDER
 
 from ..common import db_path
 
-MARTS = ["rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_decision_matrix", "fct_cost_per_million_tokens",
+MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_decision_matrix", "fct_cost_per_million_tokens",
          "fct_variant_distribution_shift", "fct_variant_comparisons", "fct_backend_equivalence", "dim_model_variants",
          "dim_hardware", "fct_quality_tiers", "fct_pareto_frontier"]
 UPSTREAM = [dg.AssetKey(["marts", m]) for m in ["rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_quality_tiers"]]
@@ -47,6 +47,16 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
             size = size.join(f, on="variant", how="left")
         inputs["accuracy_vs_size"] = (charts.accuracy_vs_size, size)
         inputs["speed_vs_size"] = (charts.speed_vs_size, size)
+        by_hw = m.get("rpt_leaderboard_by_hardware")
+        if by_hw is not None and {"variant", "device_name", "decode_tok_per_s"} <= set(by_hw.columns):
+            # CPU and GPU rows side by side: size and tier from the CPU leaderboard, speed per machine
+            speed = by_hw.select("variant", pl.concat_str([pl.col("device_kind").str.to_uppercase(), pl.lit(": "),
+                                                           pl.col("device_name")]).alias("device"),
+                                 pl.col("decode_tok_per_s").alias("hw_tok_s"))
+            joined = size.drop("decode_tok_per_s").join(speed, on="variant", how="inner") \
+                .rename({"hw_tok_s": "decode_tok_per_s"})
+            if joined.height:
+                inputs["speed_vs_size"] = (charts.speed_vs_size, joined)
         inputs["tier_heatmap"] = (lambda df, p: charts.tier_heatmap(df, p, list(PRECISION_ORDER)), size)
     if acc is not None:
         inputs["accuracy_vs_bpw"] = (charts.accuracy_vs_bpw, acc.select(

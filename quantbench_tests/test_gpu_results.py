@@ -1,0 +1,158 @@
+"""The H100 results committed under data/gpu_results/ load into the warehouse with
+scripts/gpu/load_results.py, in the shapes the dbt models read, apart from CPU rows by hardware_id.
+No GPU needed: the files are data; the device run that made them is described in their README."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from quantbench_assets.lib import paths, warehouse
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = sorted((ROOT / "data" / "gpu_results").glob("*/*.json"))
+LADDERS = {"smollm2-135m-instruct": ["F16", "Q8_0", "Q4_K_M", "Q2_K"],
+           "qwen2.5-coder-0.5b-instruct": ["F16", "Q8_0", "Q4_K_M", "Q2_K"]}
+
+
+def _loader():
+    spec = importlib.util.spec_from_file_location("gpu_load_results", ROOT / "scripts" / "gpu" / "load_results.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def staging_columns(model: str) -> set[str]:
+    """The raw columns a staging model selects (its `renamed` CTE)."""
+    sql = (paths.dbt_project_dir() / "models" / "staging" / f"{model}.sql").read_text()
+    body = sql.split("select", 2)[2].split("from source")[0]
+    cols = set()
+    for line in body.splitlines():
+        line = line.strip().rstrip(",")
+        if not line:
+            continue
+        expr = line.split(" as ")[0]
+        # identifiers, less function names (followed by "(") and type names
+        cols |= {w for w in re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", expr) if w not in {"timestamp", "double"}}
+    return cols
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory) -> Path:
+    assert RESULTS, "no committed GPU results under data/gpu_results/"
+    db = tmp_path_factory.mktemp("gpu") / "warehouse.duckdb"
+    # a CPU run of one of the same variants, on another machine, already in the warehouse
+    with warehouse.connect(db) as con:
+        warehouse.replace_rows(con, "speed_summary", pl.DataFrame([{
+            "variant": "smollm2-135m-instruct__Q8_0", "hardware_id": "cpu0", "test": "tg128", "test_kind": "tg",
+            "mean_tok_per_s": 34.2, "n_gpu_layers": 0, "run_at": "2026-11-22T00:00:00+00:00"}]),
+            {"variant": "smollm2-135m-instruct__Q8_0"})
+    loader = _loader()
+    loader.load(RESULTS, db, log=lambda s: None)
+    loader.load(RESULTS, db, log=lambda s: None)  # a second load replaces, never duplicates
+    return db
+
+
+def q(db: Path, sql: str) -> pl.DataFrame:
+    with warehouse.connect(db, read_only=True) as con:
+        return con.execute(sql).pl()
+
+
+def test_the_results_files_name_their_device_build_and_commands():
+    loader = _loader()
+    for f in RESULTS:
+        data = loader.read_results(f)
+        ann = data["annotations"]
+        assert "H100" in ann["device"] and ann["date"] == f.parent.name
+        assert "-DGGML_CUDA=on" in ann["build"]["cmake_args"] and "-DCMAKE_CUDA_ARCHITECTURES=90" in ann["build"]["cmake_args"]
+        assert ann["device_commands"] and data["meta"]["gpu_offload"] is True
+        assert "cuda" in data["meta"]["engine_build"]
+    readme = (RESULTS[0].parent / "README.md").read_text()
+    assert "scripts/gpu/device_call.sh" in readme and "2026-11-22" in readme
+
+
+def test_the_h100_has_a_hardware_row_of_its_own(loaded):
+    hw = q(loaded, "select * from raw.hardware")
+    gpu = hw.filter(pl.col("gpu_name").str.contains("H100"))
+    assert gpu.height == 1
+    row = gpu.to_dicts()[0]
+    assert row["device_kind"] == "gpu" and row["gpu_count"] == 1 and row["hardware_id"] != row["host_hardware_id"]
+    assert 2000 < row["bandwidth_gb_per_s"] < 3500  # HBM3 copy probe (read + write bytes)
+    assert staging_columns("stg_hardware") - {"memory_gib"} <= set(hw.columns)
+
+
+def test_every_rung_has_a_positive_decode_rate_and_a_roofline_share(loaded):
+    s = q(loaded, "select * from raw.speed_summary where n_gpu_layers > 0")
+    assert staging_columns("stg_speed_summary") - {"n_outliers"} <= set(s.columns) | {"n_outliers_low", "n_outliers_high"}
+    for model, ladder in LADDERS.items():
+        for quant in ladder:
+            rows = s.filter(pl.col("variant") == f"{model}__{quant}")
+            assert sorted(rows["test"]) == ["pp512", "tg128"], (model, quant)
+            tg = rows.filter(pl.col("test_kind") == "tg").to_dicts()[0]
+            assert tg["mean_tok_per_s"] > 0 and tg["reps"] >= 5 and tg["n_gpu_layers"] == 99
+            assert 0 < tg["bandwidth_share_pct"] < 100
+    samples = q(loaded, "select * from raw.speed_samples where n_gpu_layers > 0")
+    assert staging_columns("stg_speed_samples") <= set(samples.columns)
+    assert samples.height == s["reps"].sum() and (samples["tok_per_s"] > 0).all()
+
+
+def test_cpu_rows_are_kept_apart_by_hardware_id(loaded):
+    rows = q(loaded, "select hardware_id, mean_tok_per_s from raw.speed_summary "
+                     "where variant = 'smollm2-135m-instruct__Q8_0' and test = 'tg128' order by hardware_id")
+    assert rows.height == 2 and "cpu0" in rows["hardware_id"].to_list()  # the CPU row survived both loads
+    dup = q(loaded, "select variant, hardware_id, test, count(*) n from raw.speed_summary group by all having n > 1")
+    assert dup.height == 0
+
+
+def test_vram_perplexity_and_benchmarks_are_there(loaded):
+    mem = q(loaded, "select * from raw.gpu_memory")
+    assert mem.height == sum(len(v) for v in LADDERS.values())
+    assert (mem["vram_peak_bytes"] >= mem["tensor_bytes"]).all()  # the weights are on the GPU
+    ppl = q(loaded, "select * from raw.gpu_perplexity")
+    assert staging_columns("stg_perplexity") <= set(ppl.columns)
+    assert ((ppl["ppl"] > 1) & (ppl["ppl"] < 100)).all() and (ppl["n_windows"] == 8).all()
+    scores = q(loaded, "select * from raw.gpu_benchmark_scores")
+    assert staging_columns("stg_benchmark_scores") <= set(scores.columns) | {"gold"}
+    per_variant = scores.group_by("variant").len()
+    assert per_variant.height == 8 and (per_variant["len"] == 107).all()
+    roof = q(loaded, "select * from raw.gpu_roofline where synthetic")
+    assert roof.height >= 1 and (roof["tg_tok_per_s"] > 0).all()
+
+
+def test_gpu_rows_reach_the_marts(loaded, tmp_path):
+    """dim_hardware, the cost mart and rpt_leaderboard_by_hardware build on the loaded rows."""
+    if not shutil.which("dbt", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")):
+        pytest.skip("dbt is not installed")
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(loaded, db)
+    project = paths.dbt_project_dir()
+    env = {**os.environ, "QUANTBENCH_WAREHOUSE": str(db), "DO_NOT_TRACK": "1",
+           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    out = subprocess.run(
+        ["dbt", "build", "--project-dir", str(project), "--profiles-dir", str(project),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+         "--select", "+rpt_leaderboard_by_hardware", "+dim_hardware", "+fct_cost_per_million_tokens",
+         "--indirect-selection", "cautious"],
+        env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stdout[-4000:]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        board = con.execute("select * from marts.rpt_leaderboard_by_hardware").pl()
+        dims = con.execute("select * from marts.dim_hardware").pl()
+    finally:
+        con.close()
+    gpu = board.filter(pl.col("device_kind") == "gpu")
+    assert gpu.height == 8 and (gpu["decode_tok_per_s"] > 0).all() and (gpu["memory_kind"] == "vram").all()
+    cpu = board.filter(pl.col("device_kind") == "cpu")
+    assert cpu["variant"].to_list() == ["smollm2-135m-instruct__Q8_0"]
+    q8 = gpu.filter(pl.col("variant") == "smollm2-135m-instruct__Q8_0").to_dicts()[0]
+    assert q8["decode_speedup_vs_cpu"] == pytest.approx(q8["decode_tok_per_s"] / 34.2, rel=1e-2)
+    assert dims.filter(pl.col("gpu_name").str.contains("H100"))["n_variants_measured"].to_list() == [8]
