@@ -131,20 +131,25 @@ def tier_heatmap(df: pl.DataFrame, path: Path, quant_order: list[str]) -> Path:
     df = _require(df, ["model", "quant", "tier"], "tier heatmap")
     models = sorted(df["model"].unique().to_list())
     quants = [q for q in quant_order if q in set(df["quant"].to_list())]
-    fig, ax = plt.subplots(figsize=(1.3 * len(quants) + 2.5, 0.7 * len(models) + 1.6))
+    fig, ax = plt.subplots(figsize=(1.6 * len(quants) + 2.5, 0.9 * len(models) + 1.6))
     from matplotlib.colors import to_rgb
 
     grid = [[(1, 1, 1)] * len(quants) for _ in models]
     for r in df.iter_rows(named=True):
         i, j = models.index(r["model"]), quants.index(r["quant"])
         grid[i][j] = to_rgb(TIER_COLOURS.get(r["tier"], "#9e9e9e"))
-        delta = r.get("benchmark_delta_pp")
-        label = f"{delta:+.1f} pp" if delta is not None else "baseline" if r.get("is_baseline") else "n/a"
+        # both deltas: the tier is the worse of the two, and a reader must see which one decided it
+        bench, gen = r.get("benchmark_delta_pp"), r.get("generation_delta_pct")
+        if r.get("is_baseline"):
+            label = "reference"
+        else:
+            label = (f"bench {bench:+.1f} pp" if bench is not None else "bench n/a") + "\n" + \
+                    (f"gen {gen:+.1f} %" if gen is not None else "gen n/a")
         ax.text(j, i, f"{r['tier'] or '-'}\n{label}", ha="center", va="center", fontsize=7)
     ax.imshow(grid, aspect="auto")
     ax.set_xticks(range(len(quants)), quants)
     ax.set_yticks(range(len(models)), models)
-    ax.set_title("Quality tier by model and quant (benchmark delta vs baseline)")
+    ax.set_title("Quality tier by model and quant: the worse of benchmark (pp) and generation (%) deltas")
     return _save(fig, path)
 
 

@@ -74,6 +74,8 @@ def build_report(marts: dict[str, pl.DataFrame | None], charts: dict[str, str], 
     if dm is not None and dm.height:
         out += ["", "Per memory budget, the top-ranked variant that fits and is negligible or acceptable:", ""]
         top = dm.filter(pl.col("rank_in_budget") == 1) if "rank_in_budget" in dm.columns else dm
+        if "memory_budget_gb" in top.columns:
+            top = top.sort("memory_budget_gb")
         out.append(md(_pick(top, ["memory_budget_gb", "variant", "quality_tier", "fits_on", "decode_tok_per_s",
                                   "cost_per_million_tokens_usd"])))
     out += ["", "## Leaderboard", ""]

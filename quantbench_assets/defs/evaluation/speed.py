@@ -1,6 +1,6 @@
 """Speed, memory and the machine they were measured on. Thin wrappers: the measuring is in lib.speed,
-lib.memory and lib.hardware. All three run in the "inference" pool, so a figure is never taken while
-another model is busy on the same cores."""
+lib.memory and lib.hardware. All three run in the "inference" pool, so two of this pipeline's
+measurements never share the cores; other processes still can, and the spread check says when."""
 
 from dataclasses import replace
 from datetime import datetime, timezone

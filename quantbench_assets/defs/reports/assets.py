@@ -41,10 +41,13 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
         front = m.get("fct_pareto_frontier")
         size = lb.select("model", "quant", "variant", (pl.col("size_gb") * 1000).alias("size_mb"), "accuracy",
                          pl.col("accuracy_ci_low").alias("ci_low"), pl.col("accuracy_ci_high").alias("ci_high"),
-                         "decode_tok_per_s", pl.col("quality_tier").alias("tier"), "benchmark_delta_pp", "is_baseline")
-        if front is not None and {"variant", "on_frontier"} <= set(front.columns):
-            f = front.group_by("variant").agg(pl.col("on_frontier").any())
-            size = size.join(f, on="variant", how="left")
+                         "decode_tok_per_s", pl.col("quality_tier").alias("tier"), "benchmark_delta_pp",
+                         "generation_delta_pct", "is_baseline")
+        if front is not None and {"variant", "frontier", "is_on_frontier"} <= set(front.columns):
+            # the chart plots quality against size: ring the points of that frontier
+            f = front.filter(pl.col("frontier") == "quality_vs_size").select(
+                "variant", pl.col("is_on_frontier").alias("on_frontier"))
+            size = size.join(f, on="variant", how="left").with_columns(pl.col("on_frontier").fill_null(False))
         inputs["accuracy_vs_size"] = (charts.accuracy_vs_size, size)
         inputs["speed_vs_size"] = (charts.speed_vs_size, size)
         by_hw = m.get("rpt_leaderboard_by_hardware")
