@@ -40,28 +40,17 @@ def say(msg: str) -> None:
     print(f"[quantbench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-PER_RUNG = ["benchmark_samples", "benchmark_scores", "generation_samples", "generation_scores",
-            "perplexity", "perplexity_windows", "distribution_shift", "speed_runs", "memory_probe"]
-AFTER_ALL = ["variant_statistics"]
-REPORTS = ["charts_png", "quantbench_report", "marts_parquet"]
-
-
-def run(models: list[str] | None, quants: list[str] | None, size: str, limit: int | None, tasks: list[str],
-        skip_dbt: bool = False, generation_limit: int = 1, ppl_windows: int = 4, speed_reps: int = 3) -> int:
+def _materializer():
+    """Load the definitions once; return (materialize(selection, partition_key, run_config) -> ok, asset names)."""
     ensure_home()
     import dagster as dg
 
     from quantbench_assets.definitions import defs as load_defs
-    from quantbench_assets.lib.catalog import load_catalog
 
     defs = load_defs()
     instance = dg.DagsterInstance.get()
-    assets = list(defs.assets or [])
-    resources = dict(defs.resources or {})
+    assets, resources = list(defs.assets or []), dict(defs.resources or {})
     present = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-
-    def have(names: list[str]) -> list[str]:
-        return [n for n in names if n in present]
 
     def materialize(selection, partition_key: str | None = None, run_config: dict | None = None) -> bool:
         result = dg.materialize(assets, selection=selection, partition_key=partition_key, instance=instance,
@@ -73,6 +62,26 @@ def run(models: list[str] | None, quants: list[str] | None, size: str, limit: in
                     err = ev.step_failure_data.error
                     say(f"  FAILED {ev.step_key} [{partition_key}]: {err.message.strip() if err else ''}")
         return result.success
+
+    return materialize, present
+
+
+PER_RUNG = ["benchmark_samples", "benchmark_scores", "generation_samples", "generation_scores",
+            "perplexity", "perplexity_windows", "distribution_shift", "speed_runs", "memory_probe"]
+AFTER_ALL = ["variant_statistics"]
+REPORTS = ["charts_png", "quantbench_report", "marts_parquet"]
+
+
+def run(models: list[str] | None, quants: list[str] | None, size: str, limit: int | None, tasks: list[str],
+        skip_dbt: bool = False, generation_limit: int = 1, ppl_windows: int = 4, speed_reps: int = 3) -> int:
+    import dagster as dg
+
+    from quantbench_assets.lib.catalog import load_catalog
+
+    materialize, present = _materializer()
+
+    def have(names: list[str]) -> list[str]:
+        return [n for n in names if n in present]
 
     def ops_config(selection: list[str]) -> dict:
         config = {
@@ -161,22 +170,16 @@ def load_gpu_results() -> None:
 
 def rebuild_reports() -> int:
     """Statistics, dbt marts, charts and the report from what the warehouse holds (no inference)."""
-    ensure_home()
     import dagster as dg
 
-    from quantbench_assets.definitions import defs as load_defs
-
-    defs = load_defs()
-    present = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    materialize, present = _materializer()
     load_gpu_results()
     ok = True
     for label, selection in (("statistics", [a for a in AFTER_ALL if a in present]),
                              ("dbt marts", dg.AssetSelection.groups("warehouse")),
                              ("charts and report", [a for a in REPORTS if a in present])):
         say(f"building {label}")
-        result = dg.materialize(list(defs.assets), selection=selection, instance=dg.DagsterInstance.get(),
-                                resources=dict(defs.resources), raise_on_error=False)
-        ok = ok and result.success
+        ok = materialize(selection) and ok
     print_table()
     return 0 if ok else 1
 

@@ -5,7 +5,6 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib import warehouse
-from quantbench_assets.lib.comparisons import comparisons_frame, compare_benchmark_variants
 from quantbench_assets.lib.snapshot import replace_table
 
 from ..common import db_path, md_table
@@ -31,6 +30,9 @@ def variant_statistics(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         if not warehouse.table_exists(con, "raw", "benchmark_scores"):
             raise dg.Failure(description="no benchmark_scores table yet: materialize benchmark_scores first")
         scores = con.execute(SCORES_SQL).pl()
+    # statsmodels/scipy load here, not when the webserver loads the definitions (~1.2 s)
+    from quantbench_assets.lib.comparisons import compare_benchmark_variants, comparisons_frame
+
     comparisons = comparisons_frame(compare_benchmark_variants(scores.to_dicts()))
     with warehouse.connect(path) as con:
         written = replace_table(con, "variant_comparisons", comparisons)

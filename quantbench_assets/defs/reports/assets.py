@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.lib import charts, paths, warehouse
+from quantbench_assets.lib import paths, warehouse
 from quantbench_assets.lib.export import export_marts
 from quantbench_assets.lib.report import build_report
 from quantbench_assets.lib.tiers import PRECISION_ORDER
@@ -34,6 +34,8 @@ def read_marts(db: Path) -> dict[str, pl.DataFrame | None]:
 
 def chart_inputs(m: dict) -> dict[str, tuple]:
     """Each chart's tidy input, joined from the marts."""
+    from quantbench_assets.lib import charts  # matplotlib loads when charts are drawn, not with the definitions
+
     lb, acc, dim, shift = (m.get(k) for k in ("rpt_quantization_leaderboard", "fct_variant_accuracy",
                                                 "dim_model_variants", "fct_variant_distribution_shift"))
     inputs = {}
@@ -77,9 +79,12 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
 def charts_png(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     out_dir = paths.reports_dir() / "charts"
     marts = read_marts(db_path(duckdb))
+    from quantbench_assets.lib import charts
+
     metadata, skipped = {}, {}
+    inputs = chart_inputs(marts)
     for name in ["accuracy_vs_size", "accuracy_vs_bpw", "speed_vs_size", "tier_heatmap", "kld_vs_bpw"]:
-        fn_df = chart_inputs(marts).get(name)
+        fn_df = inputs.get(name)
         if fn_df is None:
             skipped[name] = "its marts are empty"
             continue
