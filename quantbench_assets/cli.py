@@ -1,13 +1,26 @@
-"""quantbench command line: run the pipeline through Dagster from a terminal, and print results.
+"""quantbench command line: run a study through Dagster from a terminal, and print the answer.
 
-    python -m quantbench_assets.cli demo            # the README's demo: demo models, demo ladder
-    python -m quantbench_assets.cli run --model smollm2-135m-instruct --size seed_study
-    python -m quantbench_assets.cli table           # print fct_variant_accuracy
+    python -m quantbench_assets.cli demo                 # the README's demo (≤ 10 min on 2 cores after set-up)
+    python -m quantbench_assets.cli demo --study tr125   # TR125's generation study (~47 min on 2 cores)
+    python -m quantbench_assets.cli run --model smollm2-135m-instruct --quant Q8_0 --limit 5
+    python -m quantbench_assets.cli answer               # print the per-budget recommendations again
+    python -m quantbench_assets.cli table                # print the accuracy mart and the leaderboard
 
-Runs go through the persistent Dagster instance (DAGSTER_HOME, default .dagster_home/), so every run
-is also visible in the UI afterwards (`dagster dev`).
+Studies (lib/study.py):
+  demo   SmolLM2-135M (F16, Q8_0, Q4_K_M, Q2_K) and Qwen2.5-Coder-1.5B (source Q4_K_M, Q3_K_M, Q2_K):
+         ARC-Easy by loglikelihood, KL divergence vs the base rung, perplexity, speed, memory.
+  tr125  TR125's study: MMLU + ARC-Challenge by generation, five generation tasks, PPL/KLD, speed, memory
+         on SmolLM2-135M and Qwen2.5-Coder-0.5B; ~47 min on 2 cores (measured 2026-11-22).
+
+Every option is checked before any work starts (exit 2 with the reason). The terminal gets one line per
+step; llama.cpp's own output and Dagster's event log go to the log file the run names
+(data/reports/<command>.log). Runs go through the persistent Dagster instance (DAGSTER_HOME, default
+.dagster_home/), so every run is also visible in the UI afterwards (`dagster dev`).
 """
+from __future__ import annotations
+
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -23,7 +36,14 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
+python_logs:
+  python_log_level: INFO
 """
+# Dagster's console logger at INFO: the DEBUG event stream (one line per engine event) is not useful in
+# the log file either; everything is still stored in the instance and shown in the UI.
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+_TERM = None  # the terminal, kept while fd 1/2 point at the log file
 
 
 def ensure_home() -> Path:
@@ -37,11 +57,44 @@ def ensure_home() -> Path:
 
 
 def say(msg: str) -> None:
-    print(f"[quantbench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    line = f"[quantbench {time.strftime('%H:%M:%S')}] {msg}"
+    if _TERM is not None:
+        _TERM.write(line + "\n")
+        _TERM.flush()
+        print(line, flush=True)  # and into the log file, beside what it summarizes
+    else:
+        print(line, flush=True)
+
+
+@contextlib.contextmanager
+def quiet_to(log_path: Path):
+    """Point fd 1 and fd 2 at the log file (so llama.cpp's C-level prints and Dagster's logs land there)
+    while `say` keeps writing to the terminal."""
+    global _TERM
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    _TERM = os.fdopen(os.dup(saved_out), "w", buffering=1)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        os.close(saved_out)
+        os.close(saved_err)
+        _TERM.close()
+        _TERM = None
 
 
 def _materializer():
-    """Load the definitions once; return (materialize(selection, partition_key, run_config) -> ok, asset names)."""
+    """Load the definitions once; return (materialize(selection, partition_key, run_config) -> error or None, asset names)."""
     ensure_home()
     import dagster as dg
 
@@ -52,120 +105,219 @@ def _materializer():
     assets, resources = list(defs.assets or []), dict(defs.resources or {})
     present = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
 
-    def materialize(selection, partition_key: str | None = None, run_config: dict | None = None) -> bool:
+    def materialize(selection, partition_key: str | None = None, run_config: dict | None = None) -> str | None:
+        """None on success, else the first failure's message (one line)."""
+        config = {**(run_config or {}), **QUIET_LOGGERS}
         result = dg.materialize(assets, selection=selection, partition_key=partition_key, instance=instance,
-                                resources=resources, run_config=run_config, raise_on_error=False,
+                                resources=resources, run_config=config, raise_on_error=False,
                                 tags={"quantbench/source": "cli"})
-        if not result.success:
-            for ev in result.all_events:
-                if ev.is_step_failure:
-                    err = ev.step_failure_data.error
-                    say(f"  FAILED {ev.step_key} [{partition_key}]: {err.message.strip() if err else ''}")
-        return result.success
+        if result.success:
+            return None
+        for ev in result.all_events:
+            if ev.is_step_failure:
+                err = ev.step_failure_data.error
+                msg = (err.message.strip().splitlines() or [""])[0] if err else ""
+                print(f"FAILED {ev.step_key} [{partition_key}]: {err.to_string() if err else ''}", flush=True)
+                return f"{ev.step_key}: {msg[:200]}"
+        return "run failed (see the log)"
 
     return materialize, present
 
 
-PER_RUNG = ["benchmark_samples", "benchmark_scores", "generation_samples", "generation_scores",
-            "perplexity", "perplexity_windows", "distribution_shift", "speed_runs", "memory_probe"]
-AFTER_ALL = ["variant_statistics"]
-REPORTS = ["charts_png", "quantbench_report", "marts_parquet"]
+# ─── arguments: every one checked before any work ─────────────────────────────────────────────
 
 
-def run(models: list[str] | None, quants: list[str] | None, size: str, limit: int | None, tasks: list[str],
-        skip_dbt: bool = False, generation_limit: int = 1, ppl_windows: int = 4, speed_reps: int = 3) -> int:
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be ≥ {low} (got {value})")
+        return value
+    parse.__name__ = f"integer ≥ {low}"
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from quantbench_assets.lib.study import SIZES, STUDIES
+
+    ap = argparse.ArgumentParser(prog="quantbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name, help_ in (("demo", "run a study (default: the demo) and print the answer"),
+                        ("run", "the same, usually narrowed with --model / --quant / --limit")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--study", choices=sorted(STUDIES), default="demo",
+                       help="; ".join(f"{s.name}: {s.estimate}" for s in STUDIES.values()))
+        p.add_argument("--model", action="append", help="catalog model name (repeatable); default: the study's")
+        p.add_argument("--quant", action="append", help="only these rungs (repeatable)")
+        p.add_argument("--task", action="append", help="standard tasks (demo) / generation-benchmark tasks (tr125)")
+        p.add_argument("--scorer", action="append", help="standard-task scorers: loglikelihood, letter_logits, ...")
+        p.add_argument("--size", choices=SIZES, default=None, help="task subset")
+        p.add_argument("--limit", type=_int_at_least(1), default=None, help="first N items per task")
+        p.add_argument("--generation-limit", type=_int_at_least(1), default=None, help="items per generation task")
+        p.add_argument("--ppl-windows", type=_int_at_least(1), default=None, help="WikiText-2 windows of 512 tokens")
+        p.add_argument("--speed-reps", type=_int_at_least(2), default=None,
+                       help="timed repetitions of the speed test (≥ 2: a spread needs two)")
+        p.add_argument("--skip-dbt", action="store_true", help="stop after the per-rung assets")
+        p.add_argument("--log", type=Path, default=None, help="log file (default data/reports/<command>.log)")
+    sub.add_parser("table", help="print the accuracy table and the leaderboard")
+    sub.add_parser("answer", help="print the per-budget recommendations from marts.fct_decision_matrix")
+    sub.add_parser("report", help="rebuild statistics, marts, charts and the report without inference")
+    return ap
+
+
+def plan_study(args):
+    """The study with the command line's overrides, validated against the catalog (no Dagster, no
+    warehouse). Raises StudyError with every problem found."""
+    from quantbench_assets.lib.catalog import CatalogError, load_catalog
+    from quantbench_assets.lib.study import ModelPlan, StudyError, get_study
+
+    study = get_study(args.study)
+    try:
+        catalog = load_catalog(paths.catalog_path(), paths.incoming_dir())
+    except CatalogError as e:
+        raise StudyError(str(e)) from None
+    from quantbench_assets.lib.ladder import baseline_quant
+
+    known = {m.name for m in catalog.models}
+    plans = {p.model: p for p in study.models}
+    notes: list[str] = []
+    if args.model:
+        unknown = [m for m in args.model if m not in known]
+        if unknown:
+            raise StudyError(f"unknown model(s) {unknown} (catalog: {', '.join(sorted(known))})")
+        chosen = [plans.get(m) or ModelPlan(m, tuple(catalog.get(m).ladder)) for m in dict.fromkeys(args.model)]
+    else:
+        chosen = list(study.models)
+    if args.quant:
+        from quantbench_assets.lib.catalog import KNOWN_QUANTS
+
+        bad = [q for q in args.quant if q not in KNOWN_QUANTS]
+        if bad:
+            raise StudyError(f"unknown quant(s) {bad} (known: {', '.join(KNOWN_QUANTS)})")
+        narrowed = []
+        for p in chosen:
+            ladder = catalog.get(p.model).ladder
+            rungs = [q for q in p.rungs if q in args.quant]
+            if not rungs:
+                raise StudyError(f"--quant {args.quant} leaves no rung of {p.model} (its rungs: {list(p.rungs)})")
+            base = baseline_quant(ladder)
+            if base not in rungs:  # every comparison and the KLD need the baseline rung: evaluate it too
+                notes.append(f"{p.model}: adding its baseline rung {base} (comparisons and KLD are against it)")
+                rungs.insert(0, base)
+            narrowed.append(ModelPlan(p.model, tuple(rungs), p.limit))
+        chosen = narrowed
+    if args.limit is not None:  # an explicit limit applies to every model
+        chosen = [ModelPlan(p.model, p.rungs, args.limit) for p in chosen]
+    overrides = {"models": tuple(chosen), "size": args.size, "limit": args.limit,
+                 "generation_limit": args.generation_limit, "ppl_windows": args.ppl_windows,
+                 "speed_reps": args.speed_reps}
+    if args.task:
+        key = "standard_tasks" if "standard_benchmark_samples" in study.assets else "benchmark_tasks"
+        overrides[key] = tuple(args.task)
+    if args.scorer:
+        overrides["standard_scorers"] = tuple(args.scorer)
+    study = study.with_overrides(**overrides)
+    study.validate(catalog)
+    return study, catalog, notes
+
+
+# ─── running a study ─────────────────────────────────────────────────────────────────────────
+
+
+def _weights(study, catalog) -> dict:
+    """Rough seconds per step on 2 cores, so the ETA scales with the work left (not the step count)."""
+    out = {}
+    for p in study.models:
+        size_b = max(catalog.get(p.model).parameters / 1e9, 0.05)
+        items = (p.limit or study.limit or 50) * len(study.standard_tasks) if "standard_benchmark_samples" in study.assets else 0
+        items += (p.limit or study.limit or 55) * len(study.benchmark_tasks) * 8 if "benchmark_samples" in study.assets else 0
+        items += study.generation_limit * 5 * 40 if "generation_samples" in study.assets else 0
+        out[p.model] = {"base": 10 + 30 * size_b, "build": 5 + 25 * size_b,
+                        "logits": 3 + study.ppl_windows * 8 * size_b,
+                        "eval": 5 + size_b * (1.3 * items + study.ppl_windows * 16 + study.speed_reps * 8 + 10)}
+    return out
+
+
+def run(study, catalog, skip_dbt: bool = False) -> int:
     import dagster as dg
 
-    from quantbench_assets.lib.catalog import load_catalog
+    from quantbench_assets.lib.progress import Steps
 
+    t_start = time.time()
     materialize, present = _materializer()
-
-    def have(names: list[str]) -> list[str]:
-        return [n for n in names if n in present]
-
-    def ops_config(selection: list[str]) -> dict:
-        config = {
-            "benchmark_samples": {"tasks": tasks, "size": size, "limit": limit},
-            "generation_samples": {"limit": generation_limit},
-            "perplexity": {"n_windows": ppl_windows},
-            "distribution_shift": {"n_windows": ppl_windows},
-            "base_logits": {"n_windows": ppl_windows},
-            "speed_runs": {"reps": speed_reps},
-        }
-        return {"ops": {k: {"config": v} for k, v in config.items() if k in selection}}
-
-    say(f"Dagster instance: {os.environ['DAGSTER_HOME']}; warehouse: {paths.warehouse_path()}")
-    say("validating the catalog and syncing partitions")
-    if not materialize(["model_catalog"]):
-        return 1
-    catalog = load_catalog(paths.catalog_path(), paths.incoming_dir())
-    chosen = [m for m in catalog.models if (m.name in models if models else m.demo)]
-    if models and len(chosen) != len(models):
-        say(f"unknown model(s): {sorted(set(models) - {m.name for m in chosen})}")
-        return 2
-    failures = []
-    if have(["hardware_profile"]):
-        say("measuring this machine (CPU, memory bandwidth)")
-        materialize(["hardware_profile"])
-    per_rung = have(PER_RUNG)
-    for m in chosen:
-        ladder = [q for q in m.ladder if not quants or q in quants]
-        say(f"{m.name}: acquiring the base file ({m.source.kind})")
-        if not materialize(["gguf_base"], m.name):
-            failures.append(m.name)
-            continue
-        built = []
-        for i, q in enumerate(ladder, 1):
-            key = f"{m.name}__{q}"
-            say(f"{m.name}: building rung {i}/{len(ladder)} {q}")
-            if materialize(["gguf_variant"], key):
-                built.append(key)
-            else:
-                failures.append(key)
-        if have(["base_logits"]) and built:
-            say(f"{m.name}: base-rung logits for KL divergence")
-            if not materialize(["base_logits"], m.name, ops_config(["base_logits"])):
-                failures.append(f"{m.name} base_logits")
-        for i, key in enumerate(built, 1):
-            say(f"{m.name}: evaluating rung {i}/{len(built)} {key.split('__')[1]}: {', '.join(per_rung)}")
-            t0 = time.time()
-            ok = materialize(per_rung, key, ops_config(per_rung))
-            say(f"  {key}: {'done' if ok else 'FAILED'} in {time.time() - t0:.0f}s")
-            if not ok:
-                failures.append(key)
-    if have(AFTER_ALL):
-        say("statistics across rungs (Welch, McNemar, Holm/Bonferroni, TOST, MDE)")
-        if not materialize(have(AFTER_ALL)):
-            failures.append("statistics")
+    per_rung = [a for a in study.assets if a in present]
+    weights = _weights(study, catalog)
+    steps: list[tuple[str, float]] = [("catalog: validate, sync partitions", 5)]
+    if "hardware_profile" in present:
+        steps.append(("this machine: CPU, memory bandwidth", 10))
+    for p in study.models:
+        w = weights[p.model]
+        steps.append((f"{p.model}: base file ({catalog.get(p.model).source.kind})", w["base"]))
+        steps += [(f"{p.model} {q}: build rung", w["build"]) for q in p.rungs]
+        if "distribution_shift" in per_rung and "base_logits" in present:
+            steps.append((f"{p.model}: base-rung logits for KLD", w["logits"]))
+        steps += [(f"{p.model} {q}: evaluate", w["eval"]) for q in p.rungs]
+    after = [a for a in ("variant_statistics",) if a in present]
+    if after:
+        steps.append(("statistics across rungs", 10))
     if not skip_dbt:
-        load_gpu_results()
-        say("building the dbt marts (dbt build: models, tests, unit tests)")
-        if not materialize(dg.AssetSelection.groups("warehouse")):
-            failures.append("dbt")
-        if have(REPORTS):
-            say("drawing the charts and writing the report")
-            if not materialize(have(REPORTS)):
-                failures.append("reports")
-    print_table()
-    if failures:
-        say(f"finished with failures: {failures}")
-        return 1
-    return 0
+        steps += [("dbt marts (build + tests)", 60), ("charts, report, site, parquet", 20)]
+    progress = Steps([w for _, w in steps], say)
+    labels = iter([label for label, _ in steps])
+    failures: list[str] = []
+
+    def step(selection, partition=None, config=None) -> bool:
+        label = next(labels)
+        progress.start()
+        err = materialize(selection, partition, config)
+        progress.done(label, ok=err is None, note=err or "")
+        if err:
+            failures.append(f"{label}: {err}")
+        return err is None
+
+    step(["model_catalog"])
+    if "hardware_profile" in present:
+        step(["hardware_profile"])
+    for p in study.models:
+        if not step(["gguf_base"], p.model):
+            for _ in range(len(p.rungs) * 2 + ("distribution_shift" in per_rung and "base_logits" in present)):
+                progress.skip(next(labels), "no base file")
+            continue
+        built = [q for q in p.rungs if step(["gguf_variant"], f"{p.model}__{q}")]
+        rung_assets = per_rung
+        if "distribution_shift" in per_rung and "base_logits" in present:
+            if not built or not step(["base_logits"], p.model, study.run_config(["base_logits"])):
+                rung_assets = [a for a in per_rung if a != "distribution_shift"]
+        for q in p.rungs:
+            if q not in built:
+                progress.skip(next(labels), "rung not built")
+                continue
+            step(rung_assets, f"{p.model}__{q}", study.run_config(rung_assets, p.limit))
+    if after:
+        step(after)
+    if not skip_dbt:
+        load_gpu_results(materialize, present)
+        step(dg.AssetSelection.groups("warehouse"))
+        step(dg.AssetSelection.groups("reports"))
+    say(f"finished in {(time.time() - t_start) / 60:.1f} min" + (f" with {len(failures)} failure(s):" if failures else ""))
+    for f in failures:
+        say(f"  {f}")
+    return 1 if failures else 0
 
 
-def load_gpu_results() -> None:
-    """Merge the committed GPU results (data/gpu_results, measured on a lent H100) into the warehouse,
-    beside this machine's rows; they keep their own hardware_id."""
-    import subprocess
-
-    files = sorted((paths.data_dir() / "gpu_results").glob("*/*.json"))
-    if not files:
+def load_gpu_results(materialize, present) -> None:
+    """Results measured elsewhere (data/gpu_results, a lent H100) enter only when the user opts in
+    (QUANTBENCH_INCLUDE_EXTERNAL=1), through the external_results asset, into tables of their own."""
+    if "external_results" not in present or os.environ.get("QUANTBENCH_INCLUDE_EXTERNAL", "").strip().lower() \
+            not in ("1", "true", "yes"):
         return
-    say(f"loading {len(files)} committed GPU result file(s) from data/gpu_results")
-    proc = subprocess.run([sys.executable, str(paths.PROJECT_ROOT / "scripts" / "gpu" / "load_results.py"),
-                           "--db", str(paths.warehouse_path()), *map(str, files)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        say(f"  GPU results not loaded: {proc.stderr.strip()[-400:]}")
+    say("loading results measured on other machines (QUANTBENCH_INCLUDE_EXTERNAL=1): external_results")
+    err = materialize(["external_results"])
+    if err:
+        say(f"  external results not loaded: {err}")
 
 
 def rebuild_reports() -> int:
@@ -173,15 +325,47 @@ def rebuild_reports() -> int:
     import dagster as dg
 
     materialize, present = _materializer()
-    load_gpu_results()
+    load_gpu_results(materialize, present)
     ok = True
-    for label, selection in (("statistics", [a for a in AFTER_ALL if a in present]),
+    for label, selection in (("statistics", [a for a in ("variant_statistics",) if a in present]),
                              ("dbt marts", dg.AssetSelection.groups("warehouse")),
-                             ("charts and report", [a for a in REPORTS if a in present])):
+                             ("charts, report, site", dg.AssetSelection.groups("reports"))):
         say(f"building {label}")
-        ok = materialize(selection) and ok
-    print_table()
+        err = materialize(selection)
+        if err:
+            say(f"  FAILED: {err}")
+        ok = err is None and ok
     return 0 if ok else 1
+
+
+# ─── the answer ──────────────────────────────────────────────────────────────────────────────
+
+
+def print_answer(log_path: Path | None = None) -> None:
+    """The per-budget recommendations (marts.fct_decision_matrix) and where to look."""
+    from quantbench_assets.lib import warehouse
+    from quantbench_assets.lib.report import answer_lines
+
+    db = paths.warehouse_path()
+    dm = None
+    if db.exists():
+        with warehouse.connect(db, read_only=True) as con:
+            if warehouse.table_exists(con, "marts", "fct_decision_matrix"):
+                dm = con.execute("select * from marts.fct_decision_matrix").pl()
+    say("the answer (marts.fct_decision_matrix):")
+    for line in answer_lines(dm):
+        say("  " + line)
+    reports = paths.reports_dir()
+    say("where to look:")
+    say(f"  report     {reports / 'report.md'}")
+    site = reports / "site" / "index.html"
+    if site.exists():
+        say(f"  site       {site}  (open in a browser, no server needed)")
+    say(f"  warehouse  {db}  (marts.*; e.g. .venv/bin/python -m quantbench_assets.cli table)")
+    say(f"  UI         DAGSTER_HOME={os.environ.get('DAGSTER_HOME', DEFAULT_HOME)} "
+        ".venv/bin/dagster dev -h 127.0.0.1 -p 3000  → http://127.0.0.1:3000")
+    if log_path is not None:
+        say(f"  log        {log_path}  (llama.cpp and Dagster output)")
 
 
 def print_table() -> None:
@@ -198,65 +382,75 @@ def print_table() -> None:
             say("marts.fct_variant_accuracy does not exist yet (run dbt)")
             return
         accuracy = con.execute("""
-            select model, quant_requested as quant, quant_obtained as obtained, task, n_items as n,
-                   round(raw_accuracy, 3) as raw_acc, round(rescored_accuracy, 3) as rescored_acc,
-                   '[' || round(rescored_accuracy_ci_low, 3) || ', ' || round(rescored_accuracy_ci_high, 3) || ']' as wilson_95,
-                   round(size_bytes / 1e6, 1) as size_mb
-            from marts.fct_variant_accuracy where scorer = 'generate_rescore'
+            select model, quant_requested as quant, quant_obtained as obtained, task, scorer, n_items as n,
+                   round(rescored_accuracy, 3) as accuracy,
+                   '[' || round(rescored_accuracy_ci_low, 3) || ', ' || round(rescored_accuracy_ci_high, 3) || ']' as wilson_95
+            from marts.fct_variant_accuracy
             order by model, task, size_bytes desc""").pl()
         board = None
         if warehouse.table_exists(con, "marts", "rpt_quantization_leaderboard"):
             board = con.execute("""
-                select l.model, l.quant, round(l.size_gb * 1000, 1) as size_mb, round(l.accuracy, 3) as accuracy,
-                       l.quality_tier as tier, round(l.perplexity, 2) as ppl, round(l.kld_mean, 4) as kld,
-                       l.decode_tok_per_s as decode_tok_s, t.median_ttft_ms as ttft_ms,
-                       round(l.peak_rss_bytes / 1e6, 0) as peak_rss_mb,
-                       round(l.cost_per_million_tokens_usd, 4) as usd_per_1m
-                from marts.rpt_quantization_leaderboard l
-                left join (select variant, round(median(ttft_ms), 1) as median_ttft_ms
-                           from raw.benchmark_samples group by 1) t using (variant)
-                order by l.model, l.ladder_position""").pl()
+                select model, quant, round(size_gb * 1000, 1) as size_mb, round(accuracy, 3) as accuracy,
+                       quality_tier as tier, round(kld_mean, 4) as kld, decode_tok_per_s as decode_tok_s,
+                       round(cost_per_million_tokens_usd, 4) as usd_per_1m
+                from marts.rpt_quantization_leaderboard order by model, ladder_position""").pl()
     with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=170, tbl_hide_dataframe_shape=True):
         say("accuracy per rung (marts.fct_variant_accuracy)")
         print(accuracy)
         if board is not None:
-            say("per rung: accuracy, distribution shift, speed, memory, cost (marts.rpt_quantization_leaderboard)")
+            say("per rung (marts.rpt_quantization_leaderboard)")
             print(board)
-    report = paths.reports_dir() / "report.md"
-    if report.exists():
-        say(f"report: {report}; charts: {paths.reports_dir() / 'charts'}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="quantbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("demo", "run"):
-        p = sub.add_parser(name)
-        p.add_argument("--model", action="append", help="catalog model name (repeatable); default: demo models")
-        p.add_argument("--quant", action="append", help="only these rungs (repeatable)")
-        p.add_argument("--size", default="demo", help="task subset: demo | seed_study | full")
-        p.add_argument("--limit", type=int, default=None, help="first N items per task")
-        p.add_argument("--task", action="append", help="task names (default mmlu, arc_challenge)")
-        p.add_argument("--skip-dbt", action="store_true")
-        p.add_argument("--generation-limit", type=int, default=1, help="items per generation task")
-        p.add_argument("--ppl-windows", type=int, default=4, help="WikiText-2 windows of 512 tokens")
-        p.add_argument("--speed-reps", type=int, default=3, help="repetitions of pp512 / tg128")
-    sub.add_parser("table", help="print the accuracy table and the leaderboard")
-    sub.add_parser("report", help="rebuild statistics, marts, charts and the report without inference")
-    args = ap.parse_args(argv)
+    from quantbench_assets.lib.study import StudyError
+
+    ap = build_parser()
+    args = ap.parse_args(argv)  # exits 2 on a malformed option
     if args.cmd == "table":
         print_table()
         return 0
-    if args.cmd == "report":
-        return rebuild_reports()
-    rc = run(args.model, args.quant, args.size, args.limit, args.task or ["mmlu", "arc_challenge"], args.skip_dbt,
-             args.generation_limit, args.ppl_windows, args.speed_reps)
-    if args.cmd == "demo":
-        say(f"warehouse (DuckDB): {paths.warehouse_path()}  -> e.g. duckdb {paths.warehouse_path()} "
-            "'select * from marts.fct_variant_accuracy'")
-        say("open the Dagster UI:  .venv/bin/dagster dev -h 127.0.0.1 -p 3000   then http://127.0.0.1:3000 "
-            f"(DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    if args.cmd == "answer":
+        print_answer()
+        return 0
+    log_path = paths.reports_dir() / f"{args.cmd}.log"
+    if args.cmd in ("demo", "run"):
+        try:
+            study, catalog, notes = plan_study(args)
+        except StudyError as e:
+            print(f"quantbench {args.cmd}: error: {e}", file=sys.stderr)
+            return 2
+        log_path = args.log or log_path
+        n = len(study.variant_keys())
+        say(f"study {study.name!r}: {n} rungs of {len(study.models)} model(s); {study.estimate}")
+        say("  " + ", ".join(f"{p.model} [{' '.join(p.rungs)}]" for p in study.models))
+        say(f"  per rung: {', '.join(study.assets)}; log: {log_path}")
+        for note in notes:
+            say(f"  {note}")
+        with quiet_to(log_path):
+            try:
+                rc = run(study, catalog, args.skip_dbt)
+                if not args.skip_dbt:
+                    print_answer(log_path)
+            except Exception as e:  # noqa: BLE001 - the traceback goes to the log, one line to the terminal
+                rc = _crashed(e, log_path)
+        return rc
+    with quiet_to(log_path):
+        try:
+            rc = rebuild_reports()
+            print_answer(log_path)
+        except Exception as e:  # noqa: BLE001
+            rc = _crashed(e, log_path)
     return rc
+
+
+def _crashed(e: Exception, log_path: Path) -> int:
+    import traceback
+
+    traceback.print_exc()  # fd 2 is the log file here
+    first = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+    say(f"stopped: {type(e).__name__}: {first[:300]} (traceback in {log_path})")
+    return 1
 
 
 if __name__ == "__main__":

@@ -15,15 +15,20 @@ import pytest
 import yaml
 
 from quantbench_assets.defs.catalog.automation import (
+    STUDY_ENV,
     TRIGGER_TAG,
+    _variant_request,
+    baseline_sensor,
     engine_build_sensor,
     new_model_sensor,
+    study_selection,
     weekly_reevaluation,
 )
 from quantbench_assets.defs.resources import StorageResource
 from quantbench_assets.lib import paths
 from quantbench_assets.lib.catalog import load_catalog
 from quantbench_assets.lib.engine import engine_build_string
+from quantbench_assets.lib.study import DEMO, PER_VARIANT_ASSETS
 from quantbench_tests.hubserver import HubServer, point_huggingface_hub_at
 from quantbench_tests.test_hub import sha256_of, write_tiny_gguf
 
@@ -251,8 +256,16 @@ def test_definitions_load_with_the_sensors_the_schedule_and_the_evaluation_job(d
     assert "weekly_reevaluation" in {s.name for s in definitions.schedules}
     job = definitions.resolve_job_def("evaluate_variant")
     assert job.partitions_def.name == "variants"
+    # the job can run every per-variant asset but the KLD (which waits for the base logits) ...
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
-        "gguf_variant", "benchmark_samples", "benchmark_scores"}
+        "gguf_variant", *(a for a in PER_VARIANT_ASSETS if a != "distribution_shift")}
+    # ... and a request runs the study's own: the same list the CLI runs (lib/study.py)
+    request = _variant_request("k", "smollm2-135m-instruct__Q8_0", {})
+    assert {k.to_user_string() for k in request.asset_selection} == {"gguf_variant", *DEMO.assets} - {"distribution_shift"}
+    assert request.run_config == DEMO.run_config(study_selection(DEMO))
+    assert {"base_logits", "distribution_shift"} <= {
+        k.to_user_string() for name in ("refresh_base_logits", "refresh_distribution_shift")
+        for k in definitions.resolve_job_def(name).asset_layer.executable_asset_keys}
 
 
 def test_the_marts_are_requested_when_an_upstream_partition_lands(definitions, instance):
@@ -276,3 +289,77 @@ def test_the_marts_are_requested_when_an_upstream_partition_lands(definitions, i
     third = dg.evaluate_automation_conditions(defs=definitions, instance=instance, asset_selection=selection,
                                               cursor=second.cursor)
     assert third.get_num_requested(mart) == 0  # handled once, not on every tick
+
+
+def test_the_report_and_statistics_follow_the_marts_automatically(definitions):
+    graph = definitions.resolve_asset_graph()
+    for key in ("quantbench_report", "variant_statistics"):
+        assert graph.get(dg.AssetKey(key)).automation_condition is not None, key
+    target = {s.name: s for s in definitions.sensors}["warehouse_automation"]
+    assert dg.AssetKey("quantbench_report") in target.asset_selection.resolve(graph)
+
+
+@pytest.mark.timeout(1200)
+def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_sensors_alone(
+        definitions, smollm_base, tmp_path, monkeypatch):
+    """No CLI, no manual materialization choice: the sensors decide every run; the test executes what they
+    request, as the daemon would, on the CI study (the demo's assets, 4 items per task)."""
+    from quantbench_assets.lib.report import table_widths
+
+    monkeypatch.setenv(STUDY_ENV, "ci")
+    monkeypatch.setenv("QUANTBENCH_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("QUANTBENCH_REPORTS_DIR", str(tmp_path / "reports"))
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    monkeypatch.setenv("QUANTBENCH_INCOMING_DIR", str(incoming))
+    catalog = tmp_path / "models.yaml"  # only the CI model: its rungs are "already known" after the first tick
+    raw = yaml.safe_load(REAL_CATALOG.read_text())
+    raw["models"] = [m for m in raw["models"] if m["name"] == "smollm2-135m-instruct"]
+    catalog.write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.setenv("QUANTBENCH_CATALOG", str(catalog))
+    assets, resources = list(definitions.assets or []), dict(definitions.resources or {})
+
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        def execute(requests, job_selection=None):
+            for req in requests:
+                selection = req.asset_selection or job_selection[req.job_name]
+                result = dg.materialize(assets, selection=selection, partition_key=req.partition_key,
+                                        run_config=req.run_config, instance=instance, resources=resources,
+                                        tags=req.tags, raise_on_error=False)
+                assert result.success, f"{req.job_name} {req.partition_key} failed"
+
+        cursor = tick(new_model_sensor, instance, None).cursor  # the catalog's own rungs: not run here
+        shutil.copy(smollm_base.path, incoming / "SmolDrop.Q4_1.gguf")
+        new = tick(new_model_sensor, instance, cursor)
+        dropped = sorted(r.partition_key for r in new.run_requests)
+        assert dropped == sorted(f"smoldrop.q4_1__{q}" for q in ("F16", "Q8_0", "Q4_K_M", "Q2_K"))
+        execute(new.run_requests)
+
+        jobs = {"refresh_base_logits": [dg.AssetKey("base_logits")],
+                "refresh_distribution_shift": [dg.AssetKey("distribution_shift")]}
+        logits = tick(baseline_sensor, instance, None)
+        assert [(r.job_name, r.partition_key) for r in logits] == [("refresh_base_logits", "smoldrop.q4_1")]
+        execute(logits, jobs)
+        shifts = tick(baseline_sensor, instance, None)
+        assert sorted(r.partition_key for r in shifts) == dropped
+        execute(shifts, jobs)
+        assert isinstance(tick(baseline_sensor, instance, None), dg.SkipReason)
+
+        target = {s.name: s for s in definitions.sensors}["warehouse_automation"].asset_selection
+        keys = target.resolve(definitions.resolve_asset_graph())
+        auto_cursor = None
+        for _ in range(3):  # statistics → marts → report, however many ticks the conditions take
+            result = dg.evaluate_automation_conditions(defs=definitions, instance=instance, asset_selection=target,
+                                                       cursor=auto_cursor)
+            auto_cursor = result.cursor
+            requested = [k for k in keys if result.get_num_requested(k)]
+            if not requested:
+                break
+            out = dg.materialize(assets, selection=requested, instance=instance, resources=resources,
+                                 raise_on_error=False)
+            assert out.success, [k.to_user_string() for k in requested]
+        report = (tmp_path / "reports" / "report.md").read_text()
+
+    assert "smoldrop.q4_1" in report
+    assert max(table_widths(report)) <= 8
+    assert "undecided" in report.split("## Limitations")[0]  # 4 items per rung decide nothing

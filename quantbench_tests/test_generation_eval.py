@@ -47,3 +47,29 @@ def test_every_metric_is_a_number_or_null_with_a_reason_and_grammar_output_parse
     summary = summarize(scores)
     row = next(r for r in summary if r["task"] == "classification" and r["metric"] == "label_accuracy")
     assert row["n_values"] == 2 and (row["ci_low"] is None or row["ci_low"] <= row["mean"] <= row["ci_high"])
+
+
+def test_an_all_empty_output_rung_scores_the_worst_values_not_better_than_real_outputs(outputs):
+    """Failures count as failures: a rung whose every output is empty (or holds no JSON where JSON
+    was asked for) must not look better than the rung with real outputs on any key-metric component
+    or JSON rate, and every aggregate says how many outputs failed."""
+    tasks, rows, _, _ = outputs
+    empty = [{**r, "variant": "empty-rung", "output": "", "finish_reason": "stop"} for r in rows]
+    models = MetricModels()
+    summary = summarize(score_generation(rows, tasks, models) + score_generation(empty, tasks, models))
+    by = {(r["variant"], r["task"], r["decoding"], r["metric"]): r for r in summary}
+    real_variant = rows[0]["variant"]
+    compared = 0
+    for (variant, task, decoding, metric), r in by.items():
+        if variant != "empty-rung" or metric not in ("rougeL", "bertscore", "semscore", "label_accuracy",
+                                                      "json_schema_compliance", "json_field_completeness",
+                                                      "json_key_accuracy", "json_parse"):
+            continue
+        real = by[(real_variant, task, decoding, metric)]
+        assert r["n_values"] == r["n_samples"] == r["n_failed"], (task, metric)  # no skipped rows
+        assert r["mean"] is not None and r["mean"] <= real["mean"], (task, decoding, metric, r["mean"], real["mean"])
+        compared += 1
+    assert compared >= 6
+    assert by[("empty-rung", "summarization", "free", "bertscore")]["mean"] == -1.0
+    assert by[("empty-rung", "summarization", "free", "failed")]["mean"] == 1.0
+    assert by[(real_variant, "e2e_brief_json", "grammar", "failed")]["mean"] == 0.0  # the grammar output parses

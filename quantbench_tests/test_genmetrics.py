@@ -169,10 +169,14 @@ def test_extract_json():
 def test_invalid_json_is_a_parse_failure():
     bad = '{"name": "The Eagle", "food": French}'
     assert gm.json_parse(bad).value == 0.0
-    rel = gm.json_reliability(bad, E2E_SCHEMA)
+    rel = gm.json_reliability(bad, E2E_SCHEMA, expected=gm.e2e_expected_fields(MR))
     assert rel["json_parse"].value == 0.0
-    for k in ("json_extraneous", "json_schema_compliance", "json_field_completeness", "json_key_accuracy"):
-        assert rel[k].value is None and rel[k].null_reason, k
+    # a failure scores the worst value (counted in every rate), never a null that avg() would skip
+    for k in ("json_schema_compliance", "json_field_completeness", "json_key_accuracy"):
+        assert rel[k].value == 0.0 and rel[k].detail["failure"] == gm.NO_JSON, k
+    assert rel["json_extraneous"].value == 1.0
+    assert gm.failure_of(bad, wants_json=True) == gm.NO_JSON and gm.failure_of(bad, wants_json=False) is None
+    assert gm.failure_of("  \n", wants_json=False) == gm.EMPTY_OUTPUT
     rate = gm.parse_rate([bad, json.dumps(_e2e_obj()), "no json"])
     assert rate.value == pytest.approx(1 / 3)
 
@@ -199,7 +203,8 @@ def test_valid_json_scores_fully_and_key_accuracy_counts_wrong_values():
     assert gm.e2e_key_accuracy(_e2e_obj(name="Eagle"), MR).value == 1.0  # leading "The" optional
     assert gm.field_completeness({"name": "x", "near": None, "food": ""}, ["name", "near", "food"]).value \
         == pytest.approx(1 / 3)
-    assert gm.key_accuracy([1, 2], {"a": 1}).null_reason == "JSON value is not an object"
+    not_object = gm.key_accuracy([1, 2], {"a": 1})  # a failure: the worst value, with why
+    assert not_object.value == 0.0 and not_object.detail["failure"] == "JSON value is not an object"
 
 
 # ------------------------------------------------------------------------ embedding-based metrics
@@ -219,7 +224,8 @@ def test_bertscore_identical_beats_unrelated(models):
                           [[ref], [ref], [ref]], models)
     assert scores[0].value == pytest.approx(1.0, abs=1e-4)
     assert scores[1].value < scores[0].value - 0.2
-    assert scores[2].value is None and scores[2].null_reason == "empty output"
+    # an empty output is a failure: the worst value, not a null that avg() would skip
+    assert scores[2].value == gm.WORST["bertscore"] == -1.0 and scores[2].detail["failure"] == gm.EMPTY_OUTPUT
     assert models.bert_scorer is models.bert_scorer  # one scorer, reused
 
 
@@ -230,4 +236,6 @@ def test_semscore_identical_beats_unrelated(models):
                          [ref, ["totally different", ref], ref], models)
     assert scores[0].value == pytest.approx(1.0, abs=1e-4)
     assert scores[2].value < scores[1].value < scores[0].value
+    empty = gm.semscore([""], [ref], models)[0]
+    assert empty.value == gm.WORST["semscore"] == -1.0 and empty.value < scores[2].value  # below unrelated text
     assert models.describe()["bertscore_num_layers"] == 6

@@ -71,18 +71,6 @@ def test_the_top_token_column_is_the_token_argmax_picks_even_on_ties():
     assert ids[:, 0].tolist() == logits.argmax(axis=1).tolist() == [1, 0]
 
 
-def test_the_base_is_f16_when_built_else_the_highest_precision_rung():
-    assert ppl.choose_base(["Q2_K", "Q8_0", "F16", "F32"]) == "F16"
-    assert ppl.choose_base(["Q2_K", "Q4_K_M", "Q8_0"]) == "Q8_0"
-    assert ppl.choose_base(["Q3_K_S", "IQ4_XS"]) == "IQ4_XS"
-    with pytest.raises(ppl.PerplexityError):
-        ppl.choose_base([])
-
-
-# ─── the real CI model ────────────────────────────────────────────────────────────────────────
-
-
-@pytest.fixture(scope="module")
 def engines(smollm_rung):
     opened = {q: LlamaCppEngine(smollm_rung(q).stored.path, SETTINGS) for q in ("F16", "Q8_0", "Q2_K")}
     yield opened

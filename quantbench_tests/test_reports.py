@@ -42,15 +42,79 @@ def test_a_chart_without_data_says_what_is_missing_instead_of_drawing(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_the_report_leads_with_the_decision_and_names_what_was_not_measured():
+VERDICTS = pl.DataFrame({
+    "model": ["m"] * 4, "variant": [f"m__{q}" for q in ["F16", "Q8_0", "Q4_K_M", "Q2_K"]],
+    "quant_requested": ["F16", "Q8_0", "Q4_K_M", "Q2_K"], "rung_label": ["F16", "Q8_0", "Q4_K_M", "Q2_K"],
+    "baseline_variant": ["m__F16"] * 4, "task": ["arc_easy"] * 4, "scorer": ["loglikelihood"] * 4,
+    "n_shared_items": [200, 200, 50, 200], "baseline_accuracy": [0.6] * 4,
+    "variant_accuracy": [0.6, 0.6, 0.56, 0.45], "delta_pp": [0.0, 0.0, -4.0, -15.0],
+    "delta_ci_low_pp": [None, -1.5, -14.0, -21.0], "delta_ci_high_pp": [None, 1.5, 6.0, -9.0],
+    "mcnemar_p_holm": [None, 1.0, 0.4, 0.0001], "mde_paired_pp": [None, 2.0, 14.0, 3.0],
+    "items_needed": [None, None, 1100, None],
+    "verdict": ["baseline", "equivalent", "undecided", "worse"],
+    "verdict_reason": ["baseline", "TOST", "CI spans", "McNemar"], "kld_mean": [0.0, 0.004, 0.05, 0.38],
+    "same_top_p": [1.0, 0.98, 0.9, 0.7],
+})
+DECISIONS = pl.DataFrame({
+    "use_case": ["general", "general"], "budget_label": ["0.1–0.2 GB", "0.2–24 GB"], "budget_low_gb": [0.1, 0.2],
+    "budget_high_gb": [0.2, 24.0], "recommended_variant": ["m__Q4_K_M", "m__Q8_0"],
+    "recommended_label": ["Q4_K_M", "Q8_0"], "runner_up_variant": ["m__Q2_K", "m__F16"], "runner_up_label": ["Q2_K", "F16"],
+    "verdict": ["undecided", "equivalent"], "evidence": ["Δ -4.0 pp [-14, +6] on arc_easy, n=50", "within ±3 pp, n=200"],
+    "speed_flag": [None, "CV 14% (busy machine)"], "cost_per_million_tokens_usd": [0.11, 0.14],
+})
+TIERS = pl.DataFrame({"variant": VERDICTS["variant"], "quality_tier": ["baseline", "negligible", "acceptable", "unacceptable"],
+                      "benchmark_delta_pp": [0.0, 0.0, -4.0, -15.0], "generation_delta_pct": [0.0, -1.0, -3.0, -20.0]})
+
+
+def _marts() -> dict:
     board = LADDER.rename({"tier": "quality_tier", "ci_low": "accuracy_ci_low", "ci_high": "accuracy_ci_high"}) \
         .with_columns((pl.col("size_mb") / 1000).alias("size_gb"), pl.Series("cost_per_million_tokens_usd", [0.24, 0.14, 0.11, 0.10]))
-    text = build_report({"rpt_quantization_leaderboard": board}, {"accuracy_vs_size": "charts/accuracy_vs_size.png"}, "test")
-    summary = text.split("## Leaderboard")[0]
-    assert "**Max quality**: m F16" in summary and "**Fastest decode**: m Q2_K" in summary
-    assert "**Smallest**: m Q2_K" in summary and "**Best accuracy per dollar**: m Q4_K_M" in summary
-    assert "Not available: `fct_variant_distribution_shift`" in text
+    shift = VERDICTS.select("variant", "kld_mean")
+    wide = pl.DataFrame({f"c{i}": [i] for i in range(24)})  # a 24-column cost table goes to the appendix
+    return {"rpt_quantization_leaderboard": board, "fct_variant_verdicts": VERDICTS, "fct_decision_matrix": DECISIONS,
+            "fct_quality_tiers": TIERS, "fct_variant_distribution_shift": shift, "fct_cost_per_million_tokens": wide}
+
+
+def test_the_report_answers_first_with_one_sentence_of_evidence_per_rung():
+    from quantbench_assets.lib.report import APPENDIX, table_widths
+
+    text = build_report(_marts(), {"accuracy_vs_size": "charts/accuracy_vs_size.png"}, "test")
+    sections = [text.index(h) for h in ("## The answer", "## Evidence per rung", "## Per-model findings",
+                                         "## Limitations", APPENDIX)]
+    assert sections == sorted(sections)
+    answer = text[sections[0]:sections[1]]
+    # an underpowered budget names no winner; a decided one names its pick with evidence and the speed doubt
+    assert "general, 0.1–0.2 GB: undecided between Q4_K_M or Q2_K" in answer
+    assert "general, 0.2–24 GB: Q8_0 — within ±3 pp, n=200 (speed: CV 14% (busy machine))" in answer
+    evidence = text[sections[1]:sections[2]]
+    assert "**m Q8_0**: equivalent to F16 within ±3 pp on arc_easy (loglikelihood), n=200" in evidence
+    assert "**m Q4_K_M**: undecided vs F16 on arc_easy (loglikelihood): Δ -4.0 pp [-14.0, +6.0], n=50" in evidence
+    assert "~1100 items would settle ±3 pp" in evidence and "KLD 0.05" in evidence
+    assert "**m Q2_K**: worse than F16 on arc_easy" in evidence and "2.4× decode speed of F16" in evidence
+    findings = text[sections[2]:sections[3]]
+    assert "**Cliff at Q2_K**" in findings and "KL divergence (0.38" in findings
+    assert "Spearman ρ = 0.95" in findings  # ranks (3.5, 3.5, 2, 1) vs (4, 3, 2, 1) and "MMLU vs ARC: not both measured" in findings
+    assert "m Q4_K_M on arc_easy: n=50, MDE 14.0 pp → ~1100 items" in text[sections[3]:sections[4]]
+    assert table_widths(text) and max(table_widths(text)) <= 8
+    assert max(table_widths(text, body_only=False)) == 24  # the wide one is in the appendix
     assert "![accuracy_vs_size](charts/accuracy_vs_size.png)" in text
+
+
+def test_without_a_verdict_column_an_unsettled_comparison_reads_undecided():
+    from quantbench_assets.lib.report import answer_lines, verdict_of, verdict_sentence
+
+    row = VERDICTS.drop("verdict").row(2, named=True)  # p = 0.4, no TOST: nothing settles it
+    assert verdict_of(row) == "undecided" and verdict_sentence(row).startswith("undecided vs F16")
+    assert verdict_of({**row, "mcnemar_p_holm": 0.001}) == "worse"
+    assert verdict_of({**row, "tost_equivalent_3pp": True}) == "equivalent"
+    assert answer_lines(None)[0].startswith("no decision yet")
+
+
+def test_an_old_warehouse_without_the_new_marts_still_renders_what_exists():
+    board = _marts()["rpt_quantization_leaderboard"]
+    text = build_report({"rpt_quantization_leaderboard": board}, {}, "test")
+    assert "Not available: `fct_decision_matrix`" in text and "Not available: `fct_variant_verdicts`" in text
+    assert "### m" in text and "| m | F16 |" in text
 
 
 def test_marts_export_to_parquet_row_for_row(tmp_path):

@@ -1,4 +1,6 @@
 """Speed (llama-bench's pp/tg), memory (isolated peak RSS), the roofline and cost, on the real CI model.
+The cost formula and the TR125 reproduction of its $/1M rows are dbt unit tests of the one
+implementation (int_speed_priced.yml, fct_cost_per_million_tokens.yml); here the real pipeline feeds it.
 
 Sizes are small (pp64, tg16, 3 reps, one thread) so the file runs in well under a minute on a
 2-core machine that other jobs share."""
@@ -10,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quantbench_assets.lib.cost import baseline_quant, cost_per_million_tokens, savings_pct
 from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-from quantbench_assets.lib.hardware import capture_hardware, hardware_id, memory_bandwidth
+from quantbench_assets.lib.hardware import (
+    capture_hardware, configured_price, derive_hardware_class, hardware_class, hardware_id, memory_bandwidth,
+)
 from quantbench_assets.lib.memory import (
     attention_shape, kv_cache_bytes, model_facts, probe_memory, seeds_memory_estimate,
 )
@@ -145,24 +148,25 @@ def test_memory_probe_runs_as_a_module_and_prints_json(q8):
 # ─── cost ─────────────────────────────────────────────────────────────────────────────────────
 
 
-def test_cost_per_million_tokens_reproduces_the_seed_rows():
-    # TR125 §13: llama3.1-8b Q8_0 49.2 tok/s -> $0.1976; phi-2 Q4_K_M 198.4 tok/s -> $0.0490 (at $0.035/hr)
-    assert round(cost_per_million_tokens(0.035, 49.2), 4) == 0.1976
-    assert round(cost_per_million_tokens(0.035, 198.4), 4) == 0.0490
-    # and phi-2 Q4_K_M is "67% cheaper than FP16" (66.1 tok/s)
-    fp16 = cost_per_million_tokens(0.035, 66.1)
-    assert round(savings_pct(fp16, cost_per_million_tokens(0.035, 198.4))) == 67
-
-
-def test_cost_refuses_a_non_positive_rate():
+def test_hardware_class_is_derived_and_can_be_set(monkeypatch):
+    assert derive_hardware_class({"gpu_name": "NVIDIA H100 80GB HBM3", "gpu_count": 1}) == "gpu-h100"
+    assert derive_hardware_class({"gpu_name": "NVIDIA A10G"}) == "gpu-a10g"
+    assert derive_hardware_class({"cpu_model": "Intel(R) Xeon(R) Platinum 8488C", "usable_cores": 2}) == "cpu-2core-xeon"
+    assert derive_hardware_class({"cpu_model": "AMD EPYC 9R14 96-Core Processor", "usable_cores": 4}) == "cpu-4core-epyc"
+    monkeypatch.delenv("QUANTBENCH_HARDWARE_CLASS", raising=False)
+    assert hardware_class({"cpu_model": "Intel(R) Xeon(R) CPU", "usable_cores": 2})[0] == "cpu-2core-xeon"
+    monkeypatch.setenv("QUANTBENCH_HARDWARE_CLASS", "cpu-4core-xeon")
+    assert hardware_class({"cpu_model": "whatever", "usable_cores": 2}) == ("cpu-4core-xeon", "configuration (QUANTBENCH_HARDWARE_CLASS)")
+    monkeypatch.delenv("QUANTBENCH_PRICE_PER_HOUR", raising=False)
+    assert configured_price() == (None, None)
+    monkeypatch.setenv("QUANTBENCH_PRICE_PER_HOUR", "0.12")
+    assert configured_price()[0] == 0.12
+    monkeypatch.setenv("QUANTBENCH_PRICE_PER_HOUR", "-1")
     with pytest.raises(ValueError):
-        cost_per_million_tokens(0.035, 0)
+        configured_price()
 
 
-def test_baseline_is_f16_if_present_else_q8_0():
-    assert baseline_quant(["Q4_K_M", "Q8_0", "F16"]) == "F16"
-    assert baseline_quant(["Q4_K_M", "Q8_0"]) == "Q8_0"
-    assert baseline_quant(["Q4_K_M"]) is None
+def test_seeds_memory_estimate():
     assert seeds_memory_estimate(8_030_000_000, 8.5) == int(8_030_000_000 * 8.5 / 8 * 1.1)
 
 
@@ -210,21 +214,41 @@ def test_speed_and_memory_assets_feed_the_cost_mart(q8, tmp_path):
         assert con.execute("select hardware_id from raw.hardware").fetchone()[0] == tg[2]
         assert con.execute("select count(*) from raw.memory_probe").fetchone()[0] == 1
 
-    # dbt: seeds, staging, dim_hardware and the cost mart build on these rows; data and unit tests pass
+    # dbt: seeds, staging, dim_hardware and the cost implementation build on these rows; tests pass.
+    # This CPU's class has no seed price (the seed rows are GPUs and other CPU classes): its cost is
+    # null with the reason, never another machine's price (the old mart priced it at every row).
+    cls = capture_hardware()["hardware_class"]
     env = {**os.environ, "QUANTBENCH_WAREHOUSE": str(db), "DO_NOT_TRACK": "1"}
     dbt = Path(sys.executable).parent / "dbt"
-    out = subprocess.run(
-        [str(dbt), "build", "--project-dir", str(paths.dbt_project_dir()), "--profiles-dir", str(paths.dbt_project_dir()),
-         "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs"),
-         "--select", "hardware_prices stg_hardware stg_speed_samples stg_speed_summary stg_memory_probe "
-                     "dim_hardware fct_cost_per_million_tokens"],
-        capture_output=True, text=True, env=env, timeout=240)
-    assert out.returncode == 0, out.stdout[-3000:]
-    with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute("select price_id, cost_per_million_tokens_usd, tg_tok_per_s, baseline_quant, "
-                           "savings_vs_baseline_pct from marts.fct_cost_per_million_tokens order by price_id").fetchall()
-        n_prices = con.execute("select count(*) from seeds.hardware_prices").fetchone()[0]
-    assert len(rows) == n_prices >= 3
-    seed_row = next(r for r in rows if r[0] == "tr125_rtx4080_laptop")
-    assert seed_row[1] == pytest.approx(cost_per_million_tokens(0.035, seed_row[2]), abs=1e-6)
-    assert seed_row[3] == "Q8_0" and seed_row[4] == 0  # its own baseline: F16 was not measured here
+    select = ("hardware_prices stg_hardware stg_speed_samples stg_speed_summary stg_memory_probe stg_gguf_inventory "
+              "dim_hardware int_speed_measured int_speed_priced")
+
+    def build() -> list[tuple]:
+        out = subprocess.run(
+            [str(dbt), "build", "--project-dir", str(paths.dbt_project_dir()), "--profiles-dir", str(paths.dbt_project_dir()),
+             "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs"), "--select", select],
+            capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 0, out.stdout[-3000:]
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute("select price_id, hardware_class, cost_per_million_tokens_usd, decode_tok_per_s, "
+                               "cost_null_reason, speed_flag from intermediate.int_speed_priced").fetchall()
+
+    import csv
+
+    with open(paths.dbt_project_dir() / "seeds" / "hardware_prices.csv", newline="") as f:
+        seeded = {r["hardware_class"] for r in csv.DictReader(f)}
+    rows = build()
+    if cls not in seeded:
+        assert len(rows) == 1
+        price_id, row_class, cost, tg_rate, reason, _ = rows[0]
+        assert price_id is None and cost is None and row_class == cls
+        assert reason.startswith(f"no price for hardware class {cls}: set QUANTBENCH_PRICE_PER_HOUR")
+
+    # this machine's price from configuration: hardware_profile records it, the cost uses it
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QUANTBENCH_PRICE_PER_HOUR", "0.035")
+        assert dg.materialize([hardware_profile], resources=resources, instance=instance).success
+    rows = build()
+    configured = [r for r in rows if r[0] == f"configured:{tg[2]}"]
+    assert len(configured) == 1
+    assert configured[0][2] == pytest.approx(0.035 / (configured[0][3] * 3600) * 1e6, abs=1e-6)

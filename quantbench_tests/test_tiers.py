@@ -1,4 +1,4 @@
-"""Tests for quantbench_assets.lib.tiers: TR125 quality tiers, Pareto frontier, baseline rung."""
+"""Tests for quantbench_assets.lib.tiers: TR125 quality tiers and the Pareto frontier (oracles of the SQL marts)."""
 from __future__ import annotations
 
 import csv
@@ -194,35 +194,3 @@ def test_pareto_rejects_a_missing_objective_or_no_objectives():
 
 def test_pareto_of_no_points_is_empty():
     assert tiers.pareto_frontier({}, maximize=["acc"]) == set()
-
-
-# ─── baseline rung ────────────────────────────────────────────────────────────────────────────
-
-
-def test_f16_is_the_baseline_when_present():
-    assert tiers.baseline_quant(["Q4_K_M", "Q8_0", "F16", "F32"]) == "F16"
-
-
-def test_q8_0_is_the_baseline_without_f16():
-    assert tiers.baseline_quant(["Q4_K_M", "Q6_K", "Q8_0", "Q2_K"]) == "Q8_0"
-
-
-def test_the_highest_precision_rung_is_the_baseline_without_f16_or_q8_0():
-    assert tiers.baseline_quant(["Q2_K", "Q3_K_S", "Q6_K", "Q4_K_M"]) == "Q6_K"
-
-
-def test_baseline_quant_reads_fp16_and_lowercase_and_returns_the_name_as_given():
-    assert tiers.baseline_quant(["q4_k_m", "fp16"]) == "fp16"
-
-
-def test_baseline_quant_rejects_no_quants_or_only_unknown_ones():
-    with pytest.raises(ValueError):
-        tiers.baseline_quant([])
-    with pytest.raises(ValueError):
-        tiers.baseline_quant(["MYSTERY_4BIT"])
-
-
-def test_precision_order_matches_tr125s_ladder():
-    ladder = ["F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_S", "Q2_K"]
-    ranks = [tiers.precision_rank(q) for q in ladder]
-    assert ranks == sorted(ranks) and None not in ranks

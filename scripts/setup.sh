@@ -22,6 +22,13 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.quantbench-setup-*
   touch "$stamp"
 fi
+# The results site's browser test and scripts/screenshot_ui.py drive a headless Chromium: Debian's
+# (playwright's own browser download needs a host this machine cannot reach). Root with apt only.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "[setup] installing chromium (headless browser for the site test and UI screenshots)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || { echo "[setup] chromium could not be installed: the browser tests will skip"; [ "${CI:-}" != true ]; }
+fi
 echo "[setup] preparing the dbt manifest"
 (cd dbt && ../.venv/bin/dbt parse --profiles-dir . --quiet)
 echo "[setup] ready"

@@ -1,8 +1,8 @@
 {#
-    optional_relation() for a raw table that is not a declared source: the GPU tables written by
-    scripts/gpu/load_results.py (raw.gpu_memory, raw.gpu_perplexity, raw.gpu_benchmark_scores, ...).
-    They are not sources on purpose: dagster-dbt would turn each source into an upstream asset
-    that no Dagster asset materializes (the loader is a script run after a device session).
+    optional_relation() for a raw table that is not a declared source: the raw.external_* tables of
+    the opt-in external_results asset (results measured on other machines). They are not sources on
+    purpose: the pipeline skips the dbt descendants of a source whose table is absent, and these
+    tables are absent by default, while rpt_leaderboard_by_hardware and dim_hardware must still build.
 #}
 {% macro optional_raw_table(identifier, columns_with_types) -%}
     {%- set declared = api.Relation.create(database=target.database, schema='raw', identifier=identifier) -%}

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .ladder import baseline_quant
+
 # Partition keys are "<model>__<quant>": a model name may not contain "__" and keeps to characters
 # that are safe in Dagster partition keys, file names and SQL literals.
 MODEL_NAME_RE = r"^[a-z0-9][a-z0-9._\-]*[a-z0-9]$"
@@ -117,6 +119,15 @@ class ModelEntry(_Strict):
 
     def partition_keys(self) -> list[str]:
         return [variant_key(self.name, q) for q in self.ladder]
+
+    @property
+    def baseline_quant(self) -> str:
+        """The rung every other rung is compared with (ladder.BASELINE_RULE), from the ladder."""
+        return baseline_quant(self.ladder)
+
+    @property
+    def baseline_variant(self) -> str:
+        return variant_key(self.name, self.baseline_quant)
 
 
 class Catalog(_Strict):

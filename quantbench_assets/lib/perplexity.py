@@ -38,15 +38,6 @@ CORPUS_NAME = "wikitext2_raw_test"
 CORPUS_RELPATH = Path("wikitext2") / "wiki.test.raw"  # under the benchmarks folder
 METHOD_VERSION = "1"  # stored with every row and in the cache key: bump when a formula changes
 
-# Nominal bits per weight of llama.cpp's types (llama-quantize's table): ranks rungs by precision
-# when a model has no F16 rung to serve as its base.
-NOMINAL_BPW = {
-    "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q6_K": 6.56, "Q5_1": 6.0, "Q5_K_M": 5.69,
-    "Q5_K_S": 5.54, "Q5_0": 5.5, "Q4_1": 5.0, "Q4_K_M": 4.89, "Q4_K_S": 4.58, "Q4_0": 4.5, "IQ4_NL": 4.5,
-    "Q3_K_L": 4.27, "IQ4_XS": 4.25, "Q3_K_M": 3.91, "Q3_K_S": 3.5, "Q2_K": 2.63,
-}
-
-
 class PerplexityError(ValueError):
     pass
 
@@ -485,18 +476,6 @@ def load_base_logits(path: Path) -> BaseLogits:
     with np.load(path) as z:
         windows = Windows(z["tokens"], int(z["n_available"]))
         return BaseLogits(windows, z["ids"], z["logprobs"], z["rest"], z["nll"], json.loads(str(z["meta"])))
-
-
-# ─── choosing the base rung ───────────────────────────────────────────────────────────────────
-
-
-def choose_base(quants: list[str]) -> str:
-    """F16 when the model has it; otherwise the rung with the most nominal bits per weight."""
-    if not quants:
-        raise PerplexityError("no built rung to use as the base")
-    if "F16" in quants:
-        return "F16"
-    return max(quants, key=lambda q: NOMINAL_BPW.get(q, 0.0))
 
 
 # ─── how much the top-k truncation costs ──────────────────────────────────────────────────────

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .gguf_info import GGUFInfo, file_type_code, read_gguf
+from .quant_types import nominal_bits_per_weight
 from .store import ArtifactStore, StoredFile
 
 
@@ -33,8 +34,8 @@ class Rung:
 
 def estimate_output_bytes(n_parameters: int, quant: str) -> int:
     """Upper-bound size guess for the free-space check (bits per weight of the type, plus headroom)."""
-    bpw = {"F32": 32, "F16": 16, "BF16": 16, "Q8_0": 8.5, "Q6_K": 6.6, "Q5_K_M": 5.7, "Q5_K_S": 5.5,
-           "Q5_1": 6, "Q5_0": 5.5, "Q4_K_M": 4.9, "Q4_K_S": 4.6, "Q4_1": 5, "Q4_0": 4.5}.get(quant, 4.5)
+    # at least 4.5: small models' low-bit rungs fall back to wider types (SmolLM2's "Q2_K" is ~5.1 bpw)
+    bpw = max(nominal_bits_per_weight(quant), 4.5)
     # small models keep F32 norms and a large embedding: pad generously
     return int(n_parameters * bpw / 8 * 1.25) + (16 << 20)
 

@@ -14,6 +14,11 @@ Inference (`run_scorer`) and scoring (`score_samples`) are separate, as in evalu
 sample holds the raw output (per-choice loglikelihoods, or text) and is re-scored without a model.
 Every sample passes through the SampleCache.
 
+Every sample records its `prompt_method` (lib/evaluate.py names them): loglikelihood (lm-eval's cloze
+prompt, made for base models), completion_zero_shot (the lettered question as plain text:
+letter_logits, and chat tasks on a model without a chat template), chat_zero_shot (the model's chat
+template), completion_few_shot_k<n> (GSM8K; generate_rescore on a base model).
+
 Shared prompt prefixes: every prompt is <shared prefix><item part> (few-shot block, instruction,
 subject line), items run in order, and the engine keeps the KV cache of the longest common prefix, so
 a shared block is evaluated once per run and each choice costs only its own tokens. `evaluated_tokens`
@@ -35,7 +40,8 @@ from . import paths
 from .cache import SampleCache, sample_key
 from .engine import Engine
 from .evaluate import SCORER_GENERATE as SCORER_GENERATE_RESCORE
-from .evaluate import run_mc_generation, score_mc_generation
+from .chat import engine_has_chat_template
+from .evaluate import CHAT_ZERO_SHOT, COMPLETION_ZERO_SHOT, few_shot_method, run_mc_generation, score_mc_generation
 from .progress import Progress
 from .tasks import LETTERS, SCORERS_BY_FORMAT, GenItem, MCItem, Task, TaskSpec, mc_question_text
 
@@ -53,7 +59,7 @@ GSM8K_IGNORE = [",", "\\$", "(?s).*#### ", "\\.$"]
 
 # Columns a scorer may leave empty, with their types: tables keep one schema whichever tasks ran.
 SAMPLE_COLUMNS: dict[str, type] = {
-    "task_format": str, "item_group": str, "n_choices": int, "gold": str, "reference": str,
+    "task_format": str, "item_group": str, "prompt_method": str, "n_fewshot": int, "question": str, "n_choices": int, "gold": str, "reference": str,
     "choice_loglikelihoods": str, "choice_n_tokens": str, "choice_is_greedy": str, "choice_chars": str,
     "choice_bytes": str, "output": str, "finish_reason": str, "prompt_tokens": int,
     "evaluated_tokens": int, "completion_tokens": int, "wall_ms": float, "ttft_ms": float,
@@ -61,7 +67,7 @@ SAMPLE_COLUMNS: dict[str, type] = {
 }
 SCORE_COLUMNS: dict[str, type] = {
     "variant": str, "task": str, "task_version": str, "task_size": str, "item_id": str, "scorer": str,
-    "metric": str, "gold": str, "prediction": str, "prediction_norm": str, "correct": bool, "score": float,
+    "prompt_method": str, "failure_reason": str, "metric": str, "gold": str, "prediction": str, "prediction_norm": str, "correct": bool, "score": float,
     "chance_rate": float, "acc": bool, "acc_norm": bool, "acc_bytes": bool, "mc2": float,
     "raw_correct": bool, "rescored_correct": bool, "answer_strict": str, "answer_flexible": str,
     "exact_match_strict": bool, "exact_match_flexible": bool, "prompt_level_strict": bool,
@@ -100,14 +106,15 @@ def letter_request(item: MCItem, spec: TaskSpec) -> tuple[str, list[str]]:
     return mc_question_text(item, spec), [f" {LETTERS[i]}" for i in range(len(item.choices))]
 
 
-def generation_prompt(item: GenItem, task: Task, engine: Engine | None = None) -> str:
+def generation_prompt(item: GenItem, task: Task, engine: Engine | None = None, chat: bool | None = None) -> str:
     """lm-eval's few-shot layout: examples and the item joined by the delimiter. The examples are the
-    same for every item, so they form a prefix the engine evaluates once."""
+    same for every item, so they form a prefix the engine evaluates once. `chat`: wrap it in the
+    chat template (default: the task's setting; False for a model without a template)."""
     g = task.spec.generation
     shots = [g.template.format(question=ex.question) + g.target_template.format(target=ex.target)
              for ex in task.fewshot]
     text = g.fewshot_delimiter.join(shots + [g.template.format(question=item.question)])
-    if g.chat:
+    if g.chat if chat is None else chat:
         if engine is None:
             raise ValueError(f"task {task.name!r} needs an engine to render its chat template")
         return engine.chat_prompt([{"role": "user", "content": text}])
@@ -186,8 +193,8 @@ def _infer_letters(engine: Engine, item: MCItem, spec: TaskSpec) -> dict:
     }
 
 
-def _infer_generation(engine: Engine, item: GenItem, task: Task, max_tokens: int) -> dict:
-    g = engine.generate(generation_prompt(item, task, engine), max_tokens=max_tokens,
+def _infer_generation(engine: Engine, item: GenItem, task: Task, max_tokens: int, chat: bool) -> dict:
+    g = engine.generate(generation_prompt(item, task, engine, chat), max_tokens=max_tokens,
                         stop=task.spec.generation.until, temperature=0.0)
     return {
         "output": g.text, "finish_reason": g.finish_reason, "prompt_tokens": g.prompt_tokens,
@@ -197,22 +204,41 @@ def _infer_generation(engine: Engine, item: GenItem, task: Task, max_tokens: int
     }
 
 
+def prompt_method(task: Task, scorer: str, has_chat_template: bool | None) -> str:
+    """How `scorer` prompts a model on `task` (generate_rescore decides in lib/evaluate.py)."""
+    if scorer == SCORER_LOGLIKELIHOOD:
+        return SCORER_LOGLIKELIHOOD
+    if scorer == SCORER_LETTER:
+        return COMPLETION_ZERO_SHOT
+    if task.spec.generation.chat and has_chat_template:
+        return CHAT_ZERO_SHOT
+    return few_shot_method(len(task.fewshot))
+
+
 def run_scorer(engine: Engine, task: Task, scorer: str, provenance: dict, cache: SampleCache,
-               log: Callable[[str], None] = print, max_tokens: int | None = None) -> list[dict]:
+               log: Callable[[str], None] = print, max_tokens: int | None = None,
+               has_chat_template: bool | None = None) -> list[dict]:
     """Inference for one task with one scorer: one row per item with the raw output, tokens, timings
-    and provenance (not yet scored)."""
+    and provenance (not yet scored). `has_chat_template`: from the GGUF (the manifest); None asks
+    the engine. A model without one never gets a chat prompt."""
     if scorer not in SCORERS_BY_FORMAT[task.spec.format]:
         raise ValueError(f"scorer {scorer!r} does not apply to task {task.name!r} ({task.spec.format})")
+    if has_chat_template is None and scorer == SCORER_GENERATE:  # only generation renders chat prompts
+        has_chat_template = engine_has_chat_template(engine) is not False
     common = {"task": task.name, "task_version": task.version, "task_size": task.size,
               "task_format": task.spec.format, "scorer": scorer}
     if scorer == SCORER_GENERATE_RESCORE:  # TR125's path, reused as is (and sharing its cache keys)
-        rows = run_mc_generation(engine, task, provenance, cache, log, max_tokens)
+        rows = run_mc_generation(engine, task, provenance, cache, log, max_tokens, has_chat_template)
         by_id = {it.item_id: it for it in task.items}
         return [{**r, **common, "reference": json.dumps(_reference(by_id[r["item_id"]]))} for r in rows]
     max_tokens = max_tokens or task.spec.max_tokens
+    method = prompt_method(task, scorer, has_chat_template)
+    common |= {"prompt_method": method,
+               "n_fewshot": len(task.fewshot) if method.startswith("completion_few_shot") else 0}
     decoding = {"revision": SCORER_REVISION, "n_ctx": provenance.get("n_ctx")}
+    chat = scorer == SCORER_GENERATE and method == CHAT_ZERO_SHOT
     if scorer == SCORER_GENERATE:
-        decoding |= {"temperature": 0.0, "max_tokens": max_tokens, "chat": task.spec.generation.chat,
+        decoding |= {"temperature": 0.0, "max_tokens": max_tokens, "chat": chat,
                      "until": task.spec.generation.until, "fewshot": [ex.item_id for ex in task.fewshot]}
     progress = Progress(len(task.items), f"{provenance['variant']} {task.name} {scorer}", log)
     rows = []
@@ -226,7 +252,7 @@ def run_scorer(engine: Engine, task: Task, scorer: str, provenance: dict, cache:
             elif scorer == SCORER_LETTER:
                 cached = _infer_letters(engine, item, task.spec)
             else:
-                cached = _infer_generation(engine, item, task, max_tokens)
+                cached = _infer_generation(engine, item, task, max_tokens, chat)
             cache.put(key, cached)
         rows.append({
             **provenance, **common, "item_id": item.item_id, "item_group": item.group,
@@ -306,7 +332,8 @@ def ifeval_check(reference: dict, response: str) -> dict:
 
 def _score_row(r: dict) -> dict:
     ref = json.loads(r["reference"])
-    out = {k: r.get(k) for k in ("variant", "task", "task_version", "task_size", "item_id", "scorer", "gold")}
+    out = {k: r.get(k) for k in ("variant", "task", "task_version", "task_size", "item_id", "scorer", "prompt_method",
+                                 "gold")}
     scorer, fmt = r["scorer"], r["task_format"]
     if scorer in (SCORER_LOGLIKELIHOOD, SCORER_LETTER):
         lls = json.loads(r["choice_loglikelihoods"])

@@ -8,6 +8,12 @@
 Each repetition starts from a cleared KV cache (not timed); `warmup` repetitions run first and are
 discarded. Every repetition is kept, with the engine's own timing counter beside the wall clock.
 
+Load: every measurement records the machine's load while it ran (`LoadMeter`: the 1-minute load
+average and the share of the machine's CPU time that other processes used, from psutil). A
+measurement during which other processes used more than `LOAD_THRESHOLD` (25 %) of the machine is
+repeated once (`measure_speed`); if the repeat is loaded too it is kept and marked `under_load`, and
+the marts flag it. On a 2-core machine one busy neighbour process is 50 %.
+
 Why not `llm.eval(tokens)`: it fills its batch in a Python loop token by token; here the token ids
 and single-token batches are prepared before the clock starts, so a tg step is three ctypes calls.
 """
@@ -100,6 +106,9 @@ class TestRun:
         return self.summary()["cv_pct"]
 
 
+LOAD_COLUMNS = ("load_avg_1m", "other_cpu_share", "under_load", "load_threshold", "attempts")
+
+
 @dataclass
 class SpeedResult:
     spec: BenchSpec
@@ -107,6 +116,7 @@ class SpeedResult:
     engine_build: str
     pp: TestRun | None
     tg: TestRun | None
+    load: dict = field(default_factory=dict)  # LoadMeter's figures, under_load, attempts (measure_speed)
 
     def tests(self) -> list[TestRun]:
         return [t for t in (self.pp, self.tg) if t is not None]
@@ -134,6 +144,7 @@ class SpeedResult:
                 "min_tok_per_s": s["min"], "max_tok_per_s": s["max"],
                 "n_outliers_low": s["n_outliers_low"], "n_outliers_high": s["n_outliers_high"],
                 "native_mean_tok_per_s": native.get("mean"),
+                **{k: self.load.get(k) for k in LOAD_COLUMNS},
             })
         return rows
 
@@ -268,6 +279,67 @@ def bench_gguf(gguf_path: Path | str, settings, spec: BenchSpec = BenchSpec(), l
     merged.spec = spec
     merged.settings.pop("n_ctx", None)  # per test: in the rows
     return merged
+
+
+# ─── load ────────────────────────────────────────────────────────────────────────────────────
+
+LOAD_THRESHOLD = 0.25  # other processes' share of the machine's CPU time above which a run is "under load"
+
+
+class LoadMeter:
+    """The machine's load over a block: other processes' CPU share = (busy CPU time of the whole
+    machine - this process's CPU time) / (wall time x CPUs), and the 1-minute load average at the
+    end (which counts this process's own threads too: recorded, not judged)."""
+
+    def __enter__(self) -> "LoadMeter":
+        import psutil
+
+        self._proc = psutil.Process()
+        self._t0 = time.perf_counter()
+        self._sys0 = psutil.cpu_times()
+        self._own0 = self._proc.cpu_times()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import os
+
+        import psutil
+
+        wall = time.perf_counter() - self._t0
+        sys1, own1 = psutil.cpu_times(), self._proc.cpu_times()
+
+        def busy(t) -> float:
+            return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+        n_cpu = psutil.cpu_count() or 1
+        own = (own1.user + own1.system + own1.children_user + own1.children_system) - \
+              (self._own0.user + self._own0.system + self._own0.children_user + self._own0.children_system)
+        other = max(0.0, busy(sys1) - busy(self._sys0) - own)
+        self.result = {
+            "load_avg_1m": float(os.getloadavg()[0]) if hasattr(os, "getloadavg") else None,
+            "other_cpu_share": min(1.0, other / (wall * n_cpu)) if wall > 0 else None,
+            "own_cpu_share": min(1.0, own / (wall * n_cpu)) if wall > 0 else None,
+            "load_cpus": n_cpu,
+            "load_wall_s": wall,
+        }
+
+
+def measure_speed(gguf_path: Path | str, settings, spec: BenchSpec = BenchSpec(), log=None,
+                  threshold: float = LOAD_THRESHOLD) -> SpeedResult:
+    """bench_gguf under a LoadMeter; a run taken under load (other processes above `threshold` of the
+    machine's CPU) is repeated once, and the repeat is kept whatever its load, marked `under_load`."""
+    result = None
+    for attempt in (1, 2):
+        with LoadMeter() as meter:
+            result = bench_gguf(gguf_path, settings, spec, log)
+        share = meter.result["other_cpu_share"]
+        loaded = share is not None and share > threshold
+        result.load = {**meter.result, "under_load": loaded, "load_threshold": threshold, "attempts": attempt}
+        if not loaded:
+            break
+        if log and attempt == 1:
+            log(f"other processes used {share:.0%} of the CPU (> {threshold:.0%}) during the run: repeating once")
+    return result
 
 
 # ─── roofline ─────────────────────────────────────────────────────────────────────────────────

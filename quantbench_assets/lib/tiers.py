@@ -1,4 +1,8 @@
-"""Decision logic: TR125's quality tiers, the Pareto frontier, and which rung is the baseline.
+"""TR125's quality tiers and the Pareto frontier, as test oracles for the SQL marts that the pipeline runs.
+
+The pipeline assigns tiers in dbt (fct_quality_tiers) and draws Pareto fronts in dbt
+(fct_pareto_frontier); tests check these functions and the marts against the same data. Which rung
+is the baseline is lib/ladder.py's.
 
 Quality tiers (TR125, "Quality Tier System"): a variant gets a tier from its benchmark accuracy
 delta in percentage points and another from its generation-quality delta in percent, both
@@ -260,55 +264,3 @@ def pareto_frontier(
         pid for pid, p in vectors.items()
         if not any(dominates(q, p) for qid, q in vectors.items() if qid != pid)
     }
-
-
-# ─── baseline rung ────────────────────────────────────────────────────────────────────────────
-
-# Highest precision first. Ordered by bits per weight, i.e. by file size for the same model as
-# listed by llama.cpp's quantize tool. Where two types have about the same size, the K-quant
-# comes first: it has lower error at the same size.
-PRECISION_ORDER: tuple[str, ...] = (
-    "F32", "BF16", "F16",
-    "Q8_0",
-    "Q6_K",
-    "Q5_1", "Q5_K_M", "Q5_K_S", "Q5_0",
-    "Q4_1", "Q4_K_M", "Q4_K_S", "Q4_0", "IQ4_NL", "IQ4_XS",
-    "Q3_K_L", "Q3_K_M", "IQ3_M", "Q3_K_S", "IQ3_S", "IQ3_XS", "IQ3_XXS",
-    "Q2_K", "Q2_K_S", "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS",
-    "IQ1_M", "IQ1_S",
-)
-_ALIASES = {"FP16": "F16", "FP32": "F32"}  # Ollama tags and TR125 write FP16
-
-
-def canonical_quant(name: str) -> str:
-    upper = name.strip().upper()
-    return _ALIASES.get(upper, upper)
-
-
-def precision_rank(quant: str) -> int | None:
-    """Position in PRECISION_ORDER (0 = highest precision), or None for an unknown type."""
-    try:
-        return PRECISION_ORDER.index(canonical_quant(quant))
-    except ValueError:
-        return None
-
-
-def baseline_quant(available_quants: Iterable[str]) -> str:
-    """The rung the other rungs are compared with: F16 if present, else Q8_0, else the
-    highest-precision rung available. F16 comes first because the study measures loss against the
-    model's own 16-bit weights, and Q8_0 stands in for it when F16 is absent (TR125: within 1.6 pp).
-    Returns the name exactly as given. Names are matched case-insensitively, and FP16 counts as F16.
-    """
-    available = list(available_quants)
-    if not available:
-        raise ValueError("no quants available to choose a baseline from")
-    by_canonical: dict[str, str] = {}
-    for name in available:
-        by_canonical.setdefault(canonical_quant(name), name)
-    for preferred in ("F16", "Q8_0"):
-        if preferred in by_canonical:
-            return by_canonical[preferred]
-    known = [(precision_rank(c), original) for c, original in by_canonical.items() if precision_rank(c) is not None]
-    if not known:
-        raise ValueError(f"no known quant type among {available}; known: {PRECISION_ORDER}")
-    return min(known)[1]

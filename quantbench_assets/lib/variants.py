@@ -7,7 +7,22 @@ import os
 from pathlib import Path
 
 from .catalog import parse_variant_key
+from .gguf_info import GGUFInfo, read_gguf
+from .quant_types import is_fallback
 from .store import ArtifactStore
+
+# Manifest keys derived from the GGUF's tensors. A manifest written before they existed (its "obtained"
+# was the header's label) has them recomputed from the file on read: reading a header is cheap.
+TYPE_KEYS = ("obtained", "labelled", "mix", "is_fallback", "has_chat_template")
+
+
+def obtained_fields(info: GGUFInfo, requested: str) -> dict:
+    """What a rung is, from its tensors, for the manifest (and, renamed, the inventory row)."""
+    return {
+        "obtained": info.quant_obtained, "labelled": info.file_type, "mix": info.quant_mix,
+        "is_fallback": is_fallback(requested, info.quant_obtained),
+        "has_chat_template": bool(info.chat_template),
+    }
 
 
 def manifest_path(store: ArtifactStore, variant: str) -> Path:
@@ -30,6 +45,9 @@ def read_manifest(store: ArtifactStore, variant: str) -> dict:
     manifest = json.loads(path.read_text())
     if not Path(manifest["path"]).exists():
         raise FileNotFoundError(f"variant {variant!r}: its GGUF {manifest['path']} is missing; rebuild gguf_variant")
+    if any(k not in manifest for k in TYPE_KEYS):
+        manifest |= obtained_fields(read_gguf(Path(manifest["path"])), manifest["requested"])
+        write_manifest(store, variant, manifest)  # so the next reader skips the header parse
     return manifest
 
 

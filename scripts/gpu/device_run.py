@@ -10,7 +10,7 @@ llama-cpp-python built there for CUDA into /tmp/site; see scripts/gpu/README.md 
 Everything is measured with quantbench's own code (lib.quantize, lib.speed, lib.perplexity,
 lib.evaluate), every layer offloaded (n_gpu_layers=99). Rows come out in the shapes of the
 warehouse's raw tables (defs/evaluation/*.py write the same columns), tagged with a hardware_id of
-their own, so scripts/gpu/load_results.py only has to insert them.
+their own, so the external_results asset (lib/external_results.py) only has to insert them.
 
 The bandwidth probe runs in a child process (torch's CUDA context must not sit in the process that
 measures); VRAM is read by an nvidia-smi process polling beside the measuring one (SmiPoller).

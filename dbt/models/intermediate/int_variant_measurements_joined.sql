@@ -1,18 +1,29 @@
 {#
-    Speed, memory, perplexity, KLD and cost per variant. Every input is optional: a variant that
-    was never probed keeps its row with nulls, so the decision matrix can fall back to estimates.
-    The raw tables are read here rather than their staging models so that these marts also build
-    on a warehouse the speed and perplexity assets have not written yet.
+    Speed, memory, perplexity, KLD and cost per variant, on this machine only (int_speed_measured's
+    is_this_machine; results from other machines are never here). Every input is optional: a
+    variant that was never probed keeps its row with nulls, so the decision matrix can fall back to
+    estimates. Cost comes from int_speed_priced (the one implementation): this machine's configured
+    price if set, else a seed price of its hardware class; with neither, null and cost_null_reason.
+    speed_flag (null when trustworthy) says when a decision must not rest on the speed.
 #}
 with inventory as (
     select * from {{ ref('stg_gguf_inventory') }}
 ),
 
-speed_runs as (
-    {{ optional_source('raw_speed', 'speed_summary', {
-        'variant': 'varchar', 'test_kind': 'varchar', 'mean_tok_per_s': 'double', 'run_at': 'timestamp',
-        'n_gpu_layers': 'bigint',
-    }) }}
+speed as (
+    select * from {{ ref('int_speed_measured') }}
+    where is_this_machine and decode_tok_per_s is not null
+    -- one machine per variant: the latest run if this machine has several ids (e.g. hardware changed)
+    qualify row_number() over (partition by variant order by decode_run_at desc nulls last, hardware_id) = 1
+),
+
+priced as (
+    select * from {{ ref('int_speed_priced') }}
+    -- this machine's configured price first, else the seed price of its class (by price_id)
+    qualify row_number() over (
+        partition by variant, hardware_id
+        order by price_origin = 'configuration' desc nulls last, price_id nulls last
+    ) = 1
 ),
 
 memory_probes as (
@@ -25,25 +36,6 @@ perplexity_runs as (
 
 distribution_shifts as (
     {{ optional_source('raw_perplexity', 'distribution_shift', {'variant': 'varchar', 'kld_mean': 'double'}) }}
-),
-
-{# One price answers "what does a million tokens cost" in the decision marts; fct_cost_per_million_tokens
-   has every price. The default is the seed study's own rate, which reproduces its $/1M figures. #}
-reference_price as (
-    select * from {{ ref('hardware_prices') }}
-    where price_id = '{{ var("reference_price_id", "tr125_rtx4080_laptop") }}'
-),
-
-speed as (
-    -- The latest run per test: a re-run after an engine upgrade replaces, not averages, the old one.
-    select
-        variant,
-        arg_max(mean_tok_per_s, run_at) filter (where test_kind = 'tg') as decode_tok_per_s,
-        arg_max(mean_tok_per_s, run_at) filter (where test_kind = 'pp') as prompt_tok_per_s,
-    from speed_runs
-    -- CPU runs only: GPU rows (scripts/gpu/load_results.py) sit in rpt_leaderboard_by_hardware
-    where coalesce(n_gpu_layers, 0) = 0
-    group by variant
 ),
 
 memory as (
@@ -68,21 +60,35 @@ kld as (
 final as (
     select
         inventory.variant,
+        speed.hardware_id as speed_hardware_id,
+        speed.hardware_class as speed_hardware_class,
         speed.decode_tok_per_s,
+        speed.decode_ci_low_tok_per_s,
+        speed.decode_ci_high_tok_per_s,
+        speed.decode_cv_pct,
         speed.prompt_tok_per_s,
+        speed.under_load as speed_under_load,
+        speed.other_cpu_share as speed_other_cpu_share,
+        coalesce(speed.speed_overlaps_neighbour, false) as speed_overlaps_neighbour,
+        speed.speed_flag,
         memory.peak_rss_bytes,
         perplexity.perplexity,
         kld.kld_mean,
-        reference_price.price_id as cost_price_id,
-        -- lib/cost.py: $ / 1M tokens = hourly rate / (decode tok/s × 3600) × 1e6
-        reference_price.usd_per_hour / (nullif(speed.decode_tok_per_s, 0) * 3600) * 1e6
-            as cost_per_million_tokens_usd,
+        priced.price_id as cost_price_id,
+        priced.usd_per_hour as cost_usd_per_hour,
+        priced.cost_exact as cost_per_million_tokens_usd,
+        priced.cost_ci_low_exact as cost_per_million_tokens_ci_low_usd,
+        priced.cost_ci_high_exact as cost_per_million_tokens_ci_high_usd,
+        case when speed.variant is null then 'no decode speed measured on this machine'
+             else priced.cost_null_reason end as cost_null_reason,
     from inventory
     left join speed using (variant)
-    left join memory using (variant)
-    left join perplexity using (variant)
-    left join kld using (variant)
-    left join reference_price on true
+    left join priced
+        on priced.variant = speed.variant
+        and priced.hardware_id is not distinct from speed.hardware_id
+    left join memory on memory.variant = inventory.variant
+    left join perplexity on perplexity.variant = inventory.variant
+    left join kld on kld.variant = inventory.variant
 )
 
 select * from final

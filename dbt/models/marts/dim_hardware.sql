@@ -1,5 +1,30 @@
+{# Every machine a figure in the warehouse was measured on: this pipeline's own (origin 'this
+   machine'; is_this_machine marks the one of the latest hardware_profile) and, when the user opted
+   in to external_results, machines whose results were loaded from elsewhere (origin 'external',
+   with measured_on / measured_date). #}
 with hardware as (
     select * from {{ ref('stg_hardware') }}
+),
+
+external_hardware as (
+    {{ optional_raw_table('external_hardware', {
+        'hardware_id': 'varchar', 'hardware_class': 'varchar', 'cpu_model': 'varchar', 'cpu_simd': 'varchar',
+        'usable_cores': 'bigint', 'physical_cores': 'bigint', 'memory_total_bytes': 'bigint', 'gpu_name': 'varchar',
+        'gpu_count': 'bigint', 'gpu_memory_bytes': 'bigint', 'bandwidth_gb_per_s': 'double',
+        'bandwidth_threads': 'bigint', 'bandwidth_all_cores_gb_per_s': 'double', 'bandwidth_1t_gb_per_s': 'double',
+        'bandwidth_method': 'varchar', 'probed_at': 'varchar', 'measured_on': 'varchar', 'measured_date': 'varchar',
+    }) }}
+),
+
+external_speed as (
+    {{ optional_raw_table('external_speed_summary', {
+        'variant': 'varchar', 'hardware_id': 'varchar', 'run_at': 'varchar',
+    }) }}
+),
+
+this_machine as (
+    select hardware_id from hardware
+    qualify row_number() over (order by profiled_at desc nulls last, hardware_id) = 1
 ),
 
 measured as (
@@ -11,9 +36,24 @@ measured as (
     group by hardware_id
 ),
 
-final as (
+external_measured as (
+    select
+        hardware_id,
+        count(distinct variant) as n_variants_measured,
+        max(cast(run_at as timestamp)) as last_speed_run_at,
+    from external_speed
+    group by hardware_id
+),
+
+own as (
     select
         hardware.hardware_id,
+        'this machine' as origin,
+        hardware.hardware_id in (select hardware_id from this_machine) as is_this_machine,
+        hardware.hardware_class,
+        hardware.hardware_class_source,
+        hardware.price_usd_per_hour as configured_usd_per_hour,
+        hardware.price_source as configured_price_source,
         hardware.cpu_model,
         hardware.cpu_simd,
         hardware.usable_cores,
@@ -28,10 +68,51 @@ final as (
         hardware.bandwidth_1t_gb_per_s,
         hardware.bandwidth_method,
         hardware.probed_at,
+        hardware.profiled_at,
+        null::varchar as measured_on,
+        null::varchar as measured_date,
         coalesce(measured.n_variants_measured, 0) as n_variants_measured,
         measured.last_speed_run_at,
     from hardware
     left join measured using (hardware_id)
+),
+
+external as (
+    select
+        external_hardware.hardware_id,
+        'external' as origin,
+        false as is_this_machine,
+        external_hardware.hardware_class,
+        'derived from the device profile' as hardware_class_source,
+        null::double as configured_usd_per_hour,
+        null::varchar as configured_price_source,
+        external_hardware.cpu_model,
+        external_hardware.cpu_simd,
+        external_hardware.usable_cores,
+        external_hardware.physical_cores,
+        external_hardware.memory_total_bytes / 2^30 as memory_gib,
+        external_hardware.gpu_name,
+        coalesce(external_hardware.gpu_count, 0) as gpu_count,
+        external_hardware.gpu_memory_bytes,
+        external_hardware.bandwidth_gb_per_s,
+        external_hardware.bandwidth_threads,
+        external_hardware.bandwidth_all_cores_gb_per_s,
+        external_hardware.bandwidth_1t_gb_per_s,
+        external_hardware.bandwidth_method,
+        cast(external_hardware.probed_at as timestamp) as probed_at,
+        cast(external_hardware.probed_at as timestamp) as profiled_at,
+        external_hardware.measured_on,
+        external_hardware.measured_date,
+        coalesce(external_measured.n_variants_measured, 0) as n_variants_measured,
+        external_measured.last_speed_run_at,
+    from external_hardware
+    left join external_measured using (hardware_id)
+),
+
+final as (
+    select * from own
+    union all by name
+    select * from external
 )
 
 select * from final

@@ -27,18 +27,6 @@ laddered as (
     left join catalog using (model)
 ),
 
-baselines as (
-    -- TR125: F16 of the same model if present, else Q8_0, else the highest-precision rung.
-    select
-        model,
-        arg_min(
-            variant,
-            case quant_canonical when 'F16' then 0 when 'Q8_0' then 1 else 1 + ladder_position end
-        ) as baseline_variant,
-    from laddered
-    group by model
-),
-
 identical as (
     -- Byte-identical rungs (llama.cpp fell back to the same types): point each at the
     -- highest-precision other rung with the same bytes.
@@ -54,6 +42,17 @@ identical as (
     group by this.variant
 ),
 
+labels as (
+    -- Byte-identical rungs are one rung: every name it was requested under, highest precision first.
+    select
+        this.variant,
+        string_agg(other.quant_requested, ' = ' order by other.ladder_position) as same_bytes_label,
+    from laddered as this
+    inner join laddered as other
+        on this.model = other.model and this.gguf_sha256 = other.gguf_sha256
+    group by this.variant
+),
+
 final as (
     select
         laddered.variant,
@@ -62,9 +61,15 @@ final as (
         laddered.quant_obtained,
         laddered.quant_requested is distinct from laddered.quant_obtained as is_quant_fallback,
         laddered.main_tensor_type,
+        -- "Q3_K_S = Q2_K" for byte-identical rungs; "(obtained Q4_0)" where llama.cpp fell back.
+        labels.same_bytes_label
+            || case when laddered.quant_requested is distinct from laddered.quant_obtained
+                    then ' (obtained ' || coalesce(laddered.quant_obtained, '?') || ')' else '' end as rung_label,
         laddered.ladder_position,
-        laddered.variant = baselines.baseline_variant as is_baseline,
-        baselines.baseline_variant,
+        -- The baseline is decided once from the catalog's ladder (lib/ladder.py's rule).
+        coalesce(laddered.variant = catalog.baseline_variant, false) as is_baseline,
+        catalog.baseline_variant,
+        'F16, else BF16, else the highest-precision rung of the catalog ladder (TR125)' as baseline_rule,
         identical.identical_to,
         coalesce(identical.is_duplicate_rung, false) as is_duplicate_rung,
         laddered.build_method,
@@ -85,8 +90,8 @@ final as (
         catalog.base_quant,
         catalog.license,
     from laddered
-    inner join baselines using (model)
     left join identical using (variant)
+    left join labels using (variant)
     left join catalog using (model)
 )
 

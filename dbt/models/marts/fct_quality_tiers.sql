@@ -14,6 +14,11 @@ deltas as (
         bool_or(is_baseline) as is_baseline,
         count(accuracy_delta_pp) filter (where task_kind = 'benchmark') as n_benchmark_tasks,
         count(generation_delta_pct) filter (where task_kind = 'generation') as n_generation_tasks,
+        sum(n_shared_items) filter (where accuracy_delta_pp is not null) as n_shared_items,
+        sum(n_shared_items) filter (where generation_delta_pct is not null) as n_shared_generation_items,
+        -- Rows that could not be paired with the baseline: they enter no delta, and say why.
+        string_agg(distinct task || ' (' || scorer || '): ' || not_comparable_reason, '; ')
+            filter (where not_comparable_reason is not null) as not_comparable_reasons,
         round(avg(accuracy_delta_pp) filter (where task_kind = 'benchmark'), 6) as benchmark_delta_pp,
         round(avg(generation_delta_pct) filter (where task_kind = 'generation'), 6) as generation_delta_pct,
     from quality
@@ -68,7 +73,17 @@ final as (
         generation_tier.tier as generation_tier,
         quality_tier.tier as quality_tier,
         tiered.quality_tier_rank,
+        tiered.n_shared_items,
+        tiered.n_shared_generation_items,
         case
+            when tiered.quality_tier_rank is null
+                then 'no tier: nothing was compared with the baseline on shared items'
+                     || coalesce(' (' || tiered.not_comparable_reasons || ')', '')
+            when tiered.not_comparable_reasons is not null
+                then 'tier from the comparable tasks only; left out: ' || tiered.not_comparable_reasons
+        end as tier_reason,
+        case
+            when tiered.benchmark_tier_rank is null and tiered.generation_tier_rank is null then 'both'
             when tiered.benchmark_tier_rank is null then 'benchmark'
             when tiered.generation_tier_rank is null then 'generation'
         end as missing_side,
@@ -76,7 +91,7 @@ final as (
     from tiered
     left join thresholds as benchmark_tier on benchmark_tier.rank = tiered.benchmark_tier_rank
     left join thresholds as generation_tier on generation_tier.rank = tiered.generation_tier_rank
-    inner join thresholds as quality_tier on quality_tier.rank = tiered.quality_tier_rank
+    left join thresholds as quality_tier on quality_tier.rank = tiered.quality_tier_rank
 )
 
 select * from final

@@ -1,9 +1,11 @@
-{# TR125's key metric per variant and task (mean of BERTScore, SemScore, ROUGE-L), beside the JSON
-   reliability figures for free and grammar-constrained decoding. Intervals come from Python (t). #}
+{# The key metric per variant and task (a fixed component list per task, int_generation_scores_aggregated),
+   beside the JSON reliability figures for free and grammar-constrained decoding. Every mean is over
+   every output: a failed one (empty, or no JSON where JSON was asked for) counts at the metric's
+   worst value, and n_samples / n_failed say how many. Intervals come from Python (t). #}
 with summary as (
     {{ optional_source('raw_measurements', 'generation_summary', {
         'variant': 'varchar', 'task': 'varchar', 'decoding': 'varchar', 'metric': 'varchar',
-        'n_samples': 'bigint', 'n_values': 'bigint', 'mean': 'double', 'ci_low': 'double', 'ci_high': 'double',
+        'n_samples': 'bigint', 'n_values': 'bigint', 'n_failed': 'bigint', 'mean': 'double', 'ci_low': 'double', 'ci_high': 'double',
     }) }}
 ),
 
@@ -17,6 +19,9 @@ pivoted as (
         task,
         decoding,
         max(n_samples) as n_samples,
+        max(n_failed) as n_failed,
+        max(case when metric = 'failed' then mean end) as failure_rate,
+        max(case when metric = 'truncated' then mean end) as truncation_rate,
         max(case when metric = 'rougeL' then mean end) as rouge_l_mean,
         max(case when metric = 'rougeL' then ci_low end) as rouge_l_ci_low,
         max(case when metric = 'rougeL' then ci_high end) as rouge_l_ci_high,
@@ -44,7 +49,10 @@ final as (
     select
         pivoted.*,
         key_metric.generation_key_metric,
+        key_metric.key_metric_components,
         key_metric.n_key_metric_components,
+        key_metric.n_key_metric_components_measured,
+        key_metric.key_metric_null_reason,
     from pivoted
     left join key_metric
         on pivoted.variant = key_metric.variant

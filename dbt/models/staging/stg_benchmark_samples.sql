@@ -1,5 +1,14 @@
+-- optional_source for its column handling: rows written before prompt_method existed read it as null.
 with source as (
-    select * from {{ source('raw', 'benchmark_samples') }}
+    {{ optional_source('raw', 'benchmark_samples', {
+        'variant': 'varchar', 'model': 'varchar', 'quant_requested': 'varchar', 'quant_obtained': 'varchar',
+        'gguf_sha256': 'varchar', 'task': 'varchar', 'task_version': 'varchar', 'task_size': 'varchar',
+        'item_id': 'varchar', 'item_group': 'varchar', 'scorer': 'varchar', 'prompt_method': 'varchar',
+        'n_fewshot': 'integer', 'output': 'varchar', 'finish_reason': 'varchar', 'prompt_tokens': 'integer',
+        'completion_tokens': 'integer', 'wall_ms': 'double', 'ttft_ms': 'double', 'prompt_eval_ms': 'double',
+        'eval_ms': 'double', 'engine': 'varchar', 'engine_build': 'varchar', 'n_threads': 'integer',
+        'n_ctx': 'integer', 'seed': 'integer', 'n_gpu_layers': 'integer', 'use_mmap': 'boolean',
+        'run_at': 'varchar'}) }}
 ),
 
 renamed as (
@@ -15,6 +24,8 @@ renamed as (
         item_id,
         item_group,
         scorer,
+        prompt_method,  -- chat_zero_shot (instruct models) or completion_few_shot_k<n> (base models)
+        n_fewshot,
         output,
         finish_reason,
         prompt_tokens,

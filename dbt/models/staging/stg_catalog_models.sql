@@ -11,6 +11,8 @@ renamed as (
         source_sha256,
         base_quant,
         ladder,
+        baseline_quant,
+        baseline_variant,
         demo as is_demo,
         engine,
         license,

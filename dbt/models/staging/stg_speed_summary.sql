@@ -1,5 +1,23 @@
+{# Speed measured by this pipeline's speed_runs (results from other machines are in
+   raw.external_speed_summary). Load columns: the machine's load during the run (lib/speed.py
+   LoadMeter); null on rows written before they existed. #}
 with source as (
-    select * from {{ source('raw_speed', 'speed_summary') }}
+    {{ optional_source('raw_speed', 'speed_summary', {
+        'variant': 'varchar', 'model': 'varchar', 'quant_requested': 'varchar', 'quant_obtained': 'varchar',
+        'gguf_sha256': 'varchar', 'hardware_id': 'varchar', 'hardware_class': 'varchar',
+        'test': 'varchar', 'test_kind': 'varchar', 'n_tokens': 'bigint', 'reps': 'bigint', 'warmup_reps': 'bigint',
+        'mean_tok_per_s': 'double', 'sd_tok_per_s': 'double', 'cv_pct': 'double',
+        'ci_low_tok_per_s': 'double', 'ci_high_tok_per_s': 'double', 'median_tok_per_s': 'double',
+        'q1_tok_per_s': 'double', 'q3_tok_per_s': 'double', 'min_tok_per_s': 'double', 'max_tok_per_s': 'double',
+        'n_outliers_low': 'bigint', 'n_outliers_high': 'bigint', 'native_mean_tok_per_s': 'double',
+        'weight_bytes_per_token': 'bigint', 'effective_bandwidth_gb_per_s': 'double',
+        'bandwidth_gb_per_s': 'double', 'bandwidth_share_pct': 'double',
+        'load_avg_1m': 'double', 'other_cpu_share': 'double', 'under_load': 'boolean',
+        'load_threshold': 'double', 'attempts': 'bigint',
+        'engine': 'varchar', 'engine_build': 'varchar', 'n_threads': 'bigint', 'n_batch': 'bigint',
+        'n_ubatch': 'bigint', 'n_ctx': 'bigint', 'n_gpu_layers': 'bigint', 'use_mmap': 'boolean',
+        'extra_buffers': 'boolean', 'flash_attn': 'boolean', 'run_at': 'varchar',
+    }) }}
 ),
 
 renamed as (
@@ -10,6 +28,7 @@ renamed as (
         quant_obtained,
         gguf_sha256,
         hardware_id,
+        hardware_class,
         test,
         test_kind,
         n_tokens,
@@ -31,6 +50,11 @@ renamed as (
         effective_bandwidth_gb_per_s,
         bandwidth_gb_per_s,
         bandwidth_share_pct,
+        load_avg_1m,
+        other_cpu_share,
+        under_load,
+        load_threshold,
+        attempts,
         engine,
         engine_build,
         n_threads,

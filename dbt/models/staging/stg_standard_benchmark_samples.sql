@@ -4,6 +4,7 @@ with source as (
         'variant': 'varchar', 'model': 'varchar', 'quant_requested': 'varchar', 'quant_obtained': 'varchar',
         'gguf_sha256': 'varchar', 'task': 'varchar', 'task_version': 'varchar', 'task_size': 'varchar',
         'task_format': 'varchar', 'item_id': 'varchar', 'item_group': 'varchar', 'scorer': 'varchar',
+        'prompt_method': 'varchar', 'n_fewshot': 'integer',
         'n_choices': 'integer', 'gold': 'varchar', 'reference': 'varchar', 'choice_loglikelihoods': 'varchar',
         'choice_n_tokens': 'varchar', 'choice_is_greedy': 'varchar', 'choice_chars': 'varchar',
         'choice_bytes': 'varchar', 'output': 'varchar', 'finish_reason': 'varchar', 'prompt_tokens': 'integer',
@@ -28,6 +29,8 @@ renamed as (
         item_id,
         item_group,
         scorer,
+        prompt_method,  -- how the prompt was built: loglikelihood, chat_zero_shot, completion_few_shot_k<n>, ...
+        n_fewshot,
         n_choices,
         gold,
         reference,

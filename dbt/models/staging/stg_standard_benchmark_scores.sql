@@ -2,13 +2,13 @@
 with source as (
     {{ optional_source('raw_benchmarks', 'standard_benchmark_scores', {
         'variant': 'varchar', 'task': 'varchar', 'task_version': 'varchar', 'task_size': 'varchar',
-        'item_id': 'varchar', 'scorer': 'varchar', 'metric': 'varchar', 'gold': 'varchar',
+        'item_id': 'varchar', 'scorer': 'varchar', 'prompt_method': 'varchar', 'metric': 'varchar', 'gold': 'varchar',
         'prediction': 'varchar', 'prediction_norm': 'varchar', 'correct': 'boolean', 'score': 'double',
         'chance_rate': 'double', 'acc': 'boolean', 'acc_norm': 'boolean', 'acc_bytes': 'boolean',
         'mc2': 'double', 'raw_correct': 'boolean', 'rescored_correct': 'boolean', 'answer_strict': 'varchar',
         'answer_flexible': 'varchar', 'exact_match_strict': 'boolean', 'exact_match_flexible': 'boolean',
         'prompt_level_strict': 'boolean', 'prompt_level_loose': 'boolean', 'n_instructions': 'integer',
-        'inst_strict_followed': 'integer', 'inst_loose_followed': 'integer'}) }}
+        'inst_strict_followed': 'integer', 'inst_loose_followed': 'integer', 'failure_reason': 'varchar'}) }}
 ),
 
 renamed as (
@@ -19,6 +19,7 @@ renamed as (
         task_size,
         item_id,
         scorer,
+        prompt_method,
         metric as primary_metric,
         gold,
         prediction,
@@ -41,6 +42,7 @@ renamed as (
         n_instructions,
         inst_strict_followed,
         inst_loose_followed,
+        failure_reason,
     from source
 )
 

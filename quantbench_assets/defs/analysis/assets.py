@@ -9,43 +9,79 @@ from quantbench_assets.lib.snapshot import replace_table
 
 from ..common import db_path, md_table
 
-# Item-level correctness joined to each variant's model and requested type (the ladder's names).
-SCORES_SQL = """
-select scores.variant, inventory.model, inventory.quant_requested as quant,
-       scores.task, scores.scorer, scores.item_id, scores.rescored_correct
-from raw.benchmark_scores as scores
-inner join raw.gguf_inventory as inventory using (variant)
-"""
+# Item-level 0/1 correctness from both benchmark chains, with what each item was scored with: TR125's
+# generate-and-rescore chain (raw.benchmark_scores) and the standard benchmarks' primary metric
+# (raw.standard_benchmark_scores, where it is per-item 0/1). `{method}` is the prompt method column
+# where the table has one.
+CHAINS = {
+    "tr125": """
+        select scores.variant, inventory.model, inventory.quant_requested as quant, 'tr125' as chain,
+               scores.task, scores.task_version, scores.scorer, {method} as prompt_method,
+               samples.task_size as subset, scores.item_id, scores.rescored_correct as correct
+        from raw.benchmark_scores as scores
+        inner join raw.gguf_inventory as inventory using (variant)
+        left join (select distinct variant, task, item_id, scorer, task_size from raw.benchmark_samples) as samples
+            using (variant, task, item_id, scorer)
+    """,
+    "standard": """
+        select scores.variant, inventory.model, inventory.quant_requested as quant, 'standard' as chain,
+               scores.task, scores.task_version, scores.scorer, {method} as prompt_method,
+               scores.task_size as subset, scores.item_id, scores.correct
+        from raw.standard_benchmark_scores as scores
+        inner join raw.gguf_inventory as inventory using (variant)
+        where scores.correct is not null
+    """,
+}
+TABLES = {"tr125": "benchmark_scores", "standard": "standard_benchmark_scores"}
+
+
+def _has_column(con, table: str, column: str) -> bool:
+    return con.execute("select count(*) from information_schema.columns where table_schema = 'raw' "
+                       "and table_name = ? and column_name = ?", [table, column]).fetchone()[0] > 0
 
 
 @dg.asset(
-    group_name="analysis", deps=["benchmark_scores"], pool="warehouse",
-    description="McNemar, Welch, flip rate, Cohen's d, Holm/Bonferroni, TOST ±3/±5 pp and MDE per "
-                "model × task: each rung vs the baseline and vs the next higher rung (raw.variant_comparisons).",
+    group_name="analysis", deps=["benchmark_scores", "standard_benchmark_scores", "model_catalog"], pool="warehouse",
+    # rebuilt when scores land (warehouse_automation sensor), so the marts and the report follow
+    automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()),
+    description="Every rung vs its model's baseline (the catalog's) and vs the next higher rung, on the items "
+                "both were scored on (same task version, scorer, prompt method): McNemar, Welch, flip rate, "
+                "Cohen's d, Holm/Bonferroni, paired TOST ±3/±5 pp, MDE and the items needed to decide; pairs "
+                "that cannot be compared get a row with the reason (raw.variant_comparisons).",
 )
 def variant_statistics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     path = db_path(duckdb)
     # Read, release the lock, compute, write: the tests take seconds that writers need not wait.
     with warehouse.connect(path, read_only=True) as con:
-        if not warehouse.table_exists(con, "raw", "benchmark_scores"):
-            raise dg.Failure(description="no benchmark_scores table yet: materialize benchmark_scores first")
-        scores = con.execute(SCORES_SQL).pl()
+        if not warehouse.table_exists(con, "raw", "catalog_models") or not _has_column(con, "catalog_models", "baseline_variant"):
+            raise dg.Failure(description="raw.catalog_models has no baseline_variant: materialize model_catalog first")
+        baselines = dict(con.execute("select model, baseline_variant from raw.catalog_models").fetchall())
+        frames = []
+        for chain, sql in CHAINS.items():
+            table = TABLES[chain]
+            if not warehouse.table_exists(con, "raw", table):
+                continue
+            method = "scores.prompt_method" if _has_column(con, table, "prompt_method") else "null::varchar"
+            frames.append(con.execute(sql.format(method=method)).pl())
+        if not frames:
+            raise dg.Failure(description="no benchmark scores yet: materialize benchmark_scores or standard_benchmark_scores first")
+    scores = pl.concat(frames, how="vertical_relaxed")
     # statsmodels/scipy load here, not when the webserver loads the definitions (~1.2 s)
-    from quantbench_assets.lib.comparisons import compare_benchmark_variants, comparisons_frame
+    from quantbench_assets.lib.comparisons import compare_rungs, comparisons_frame
 
-    comparisons = comparisons_frame(compare_benchmark_variants(scores.to_dicts()))
+    comparisons = comparisons_frame(compare_rungs(scores.to_dicts(), baselines))
     with warehouse.connect(path) as con:
         written = replace_table(con, "variant_comparisons", comparisons)
     if written == 0:
         context.log.warning("no model has two variants scored on the same task: nothing to compare")
 
-    preview = comparisons.sort("model", "task", "comparison", "variant_b").select(
-        "model", "task", "comparison", "variant_a", "variant_b", "n_items",
-        pl.col("delta_pp").round(2), pl.col("mcnemar_p_holm").round(4), "tost_equivalent_3pp",
-        pl.col("mde_paired_pp").round(2), "underpowered",
+    preview = comparisons.filter(pl.col("comparison") == "vs_baseline").sort("model", "task", "variant_b").select(
+        "model", "task", "scorer", "variant_b", "n_items", pl.col("delta_pp").round(2),
+        pl.col("mcnemar_p_holm").round(4), "tost_equivalent_3pp", "items_needed", "not_comparable_reason",
     ).head(20)
     return dg.MaterializeResult(metadata={
         "rows": written,
+        "not_comparable": comparisons.filter(~pl.col("comparable")).height,
         "significant_after_holm": comparisons.filter(pl.col("mcnemar_p_holm") < 0.05).height,
         "equivalent_within_3pp": comparisons.filter(pl.col("tost_equivalent_3pp")).height,
         "underpowered": comparisons.filter(pl.col("underpowered")).height,

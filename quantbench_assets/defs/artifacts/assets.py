@@ -1,5 +1,6 @@
 """GGUF files: the base file per model, and one rung per variant built with llama.cpp's quantizer."""
 
+import json
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -12,7 +13,7 @@ from quantbench_assets.lib.catalog import parse_variant_key
 from quantbench_assets.lib.gguf_info import GGUFError
 from quantbench_assets.lib.quantize import QuantizeError, build_rung
 from quantbench_assets.lib.store import ChecksumError
-from quantbench_assets.lib.variants import write_manifest
+from quantbench_assets.lib.variants import obtained_fields, write_manifest
 
 from ..common import catalog_or_fail, db_path, store_of
 from ..partitions import models, variants
@@ -51,30 +52,36 @@ def gguf_variant(context: dg.AssetExecutionContext, storage: StorageResource, du
     except INPUT_ERRORS as e:
         raise dg.Failure(description=f"gguf_variant[{key}]: {e}") from None
     info = rung.info
-    obtained = info.file_type or info.main_tensor_type
+    types = obtained_fields(info, quant)
+    obtained = types["obtained"]
     manifest = {
-        "variant": key, "model": model_name, "requested": quant, "obtained": obtained, "method": rung.method,
+        "variant": key, "model": model_name, "requested": quant, **types, "method": rung.method,
         "sha256": rung.stored.sha256, "path": str(rung.stored.path), "base_sha256": base.sha256,
         "built_at": datetime.now(timezone.utc).isoformat(),
     }
     write_manifest(store, key, manifest)
     row = {
         "variant": key, "model": model_name, "quant_requested": quant, "quant_obtained": obtained,
+        "quant_labelled": types["labelled"], "quant_mix": types["mix"], "is_quant_fallback": types["is_fallback"],
         "main_tensor_type": info.main_tensor_type, "method": rung.method, "gguf_sha256": rung.stored.sha256,
         "base_sha256": base.sha256, "size_bytes": info.size_bytes, "n_parameters": info.n_parameters,
         "bits_per_weight": info.bits_per_weight, "architecture": info.architecture,
-        "context_length": info.context_length, "has_chat_template": bool(info.chat_template),
+        "context_length": info.context_length, "has_chat_template": types["has_chat_template"],
         "n_tensors": info.n_tensors, "tensor_type_histogram": str(info.tensor_type_histogram),
         "built_at": manifest["built_at"],
     }
     with warehouse.connect(db_path(duckdb)) as con:
-        warehouse.replace_rows(con, "gguf_inventory", pl.DataFrame([row]), {"variant": key})
-    if quant != obtained:
-        context.log.warning(f"{key}: requested {quant}, llama.cpp produced {obtained} (see tensor types)")
+        # typed: an unknown fallback (None) must not create the column as text
+        df = pl.DataFrame([row], schema_overrides={"is_quant_fallback": pl.Boolean, "quant_labelled": pl.String,
+                                                   "quant_mix": pl.String, "quant_obtained": pl.String})
+        warehouse.replace_rows(con, "gguf_inventory", df, {"variant": key})
+    if types["is_fallback"]:
+        context.log.warning(f"{key}: requested {quant}, most weight bytes are {obtained} (mix {types['mix']})")
     return dg.MaterializeResult(metadata={
         "sha256": rung.stored.sha256, "size_mb": round(info.size_bytes / 1e6, 1),
-        "requested": quant, "obtained": obtained or "unknown", "method": rung.method,
-        "bits_per_weight": info.bits_per_weight,
+        "requested": quant, "obtained": obtained or "unknown", "labelled": types["labelled"] or "unknown",
+        "is_quant_fallback": "unknown" if types["is_fallback"] is None else types["is_fallback"], "method": rung.method, "bits_per_weight": info.bits_per_weight,
+        "quant_mix": dg.MetadataValue.json(json.loads(types["mix"] or "{}")),
         "tensor_types": dg.MetadataValue.json(info.tensor_type_histogram),
     })
 

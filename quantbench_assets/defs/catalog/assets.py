@@ -29,6 +29,7 @@ def model_catalog(context: dg.AssetExecutionContext, storage: StorageResource, d
     rows = [{
         "model": m.name, "family": m.family, "parameters": m.parameters, "source_kind": m.source.kind,
         "source_sha256": m.source.sha256, "base_quant": m.base_quant, "ladder": ",".join(m.ladder),
+        "baseline_quant": m.baseline_quant, "baseline_variant": m.baseline_variant,
         "demo": m.demo, "engine": m.engine, "license": m.license, "catalog_path": str(storage.catalog()),
         "loaded_at": now, "_all": 1,
     } for m in catalog.models]

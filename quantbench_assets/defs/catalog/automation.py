@@ -2,11 +2,16 @@
 a new engine build, a weekly re-evaluation, and the sensor that runs the dbt marts' automation
 conditions. The decisions are lib.catalog_watch's; this module turns them into Dagster requests.
 
+A new rung gets the study's per-variant assets (lib/study.py: the demo study unless QUANTBENCH_STUDY
+names another), its KLD once the base logits exist (baseline_sensor), and the statistics, marts and
+reports follow through their automation conditions (warehouse_automation).
+
 Everything starts STOPPED: turned on in a fresh instance, the new-model sensor evaluates every rung of
-every catalog model (hours on 2 cores). Turn them on in the UI (Automation) once that is what you want.
+every catalog model (an hour or more on 2 cores). Turn them on in the UI (Automation) once that is what you want.
 """
 
 import json
+import os
 
 import dagster as dg
 
@@ -14,6 +19,7 @@ from quantbench_assets.lib import catalog_watch as watch
 from quantbench_assets.lib.catalog import Catalog, CatalogError, load_catalog, parse_variant_key
 from quantbench_assets.lib.engine import engine_build_string
 from quantbench_assets.lib.hub import current_revision
+from quantbench_assets.lib.study import PER_VARIANT_ASSETS, Study, get_study, plan_baseline_runs
 
 from ..partitions import models, variants
 from ..resources import StorageResource
@@ -21,12 +27,37 @@ from ..resources import StorageResource
 TRIGGER_TAG = "quantbench/trigger"
 HUB_POLL_TIMEOUT_S = 10  # per tracked repo; a sensor tick has 60 s in all
 
-# Partitioned by `variants`: Dagster infers it from the selected assets.
+# The study whose per-variant assets and settings a new rung gets (lib/study.py, shared with the CLI):
+# the demo study unless QUANTBENCH_STUDY names another. Read at each tick, not at load.
+STUDY_ENV = "QUANTBENCH_STUDY"
+# distribution_shift needs its model's base_logits first: baseline_sensor requests that pair in order.
+NEEDS_BASE_LOGITS = ("distribution_shift",)
+
+
+def sensor_study() -> Study:
+    return get_study(os.environ.get(STUDY_ENV, "demo"))
+
+
+def study_selection(study: Study) -> list[str]:
+    """What one rung's run materializes: its GGUF, then every per-variant asset of the study that does
+    not wait for the model's base logits."""
+    return ["gguf_variant", *[a for a in study.assets if a not in NEEDS_BASE_LOGITS]]
+
+
+# Partitioned by `variants`: Dagster infers it from the selected assets. The job can run every
+# per-variant asset; each request selects its study's subset and carries the study's settings.
 evaluate_variant_job = dg.define_asset_job(
     name="evaluate_variant",
-    selection=dg.AssetSelection.assets("gguf_variant", "benchmark_samples", "benchmark_scores"),
-    description="One rung end to end: build the GGUF, run the benchmark items on it, score them.",
+    selection=dg.AssetSelection.assets("gguf_variant", *[a for a in PER_VARIANT_ASSETS if a not in NEEDS_BASE_LOGITS]),
+    description="One rung end to end: build the GGUF and run the study's per-variant assets on it "
+                "(benchmarks, perplexity, speed, memory); the KLD follows once the base logits exist.",
 )
+base_logits_job = dg.define_asset_job(
+    name="refresh_base_logits", selection=dg.AssetSelection.assets("base_logits"),
+    description="The base rung's top-k logits of one model (the reference of every rung's KLD).")
+distribution_shift_job = dg.define_asset_job(
+    name="refresh_distribution_shift", selection=dg.AssetSelection.assets(*NEEDS_BASE_LOGITS),
+    description="One rung's KL divergence vs its model's base rung.")
 
 
 def _catalog(storage: StorageResource) -> Catalog:
@@ -34,7 +65,15 @@ def _catalog(storage: StorageResource) -> Catalog:
 
 
 def _run_request(run: watch.VariantRun, **tags: str) -> dg.RunRequest:
-    return dg.RunRequest(run_key=run.run_key, partition_key=run.variant, tags={TRIGGER_TAG: run.reason, **tags})
+    return _variant_request(run.run_key, run.variant, {TRIGGER_TAG: run.reason, **tags})
+
+
+def _variant_request(run_key: str, variant: str, tags: dict) -> dg.RunRequest:
+    study = sensor_study()
+    selection = study_selection(study)
+    return dg.RunRequest(run_key=run_key, partition_key=variant, tags={**tags, "quantbench/study": study.name},
+                         asset_selection=[dg.AssetKey(a) for a in selection],
+                         run_config=study.run_config(selection))
 
 
 @dg.sensor(
@@ -124,13 +163,52 @@ def weekly_reevaluation(context: dg.ScheduleEvaluationContext, storage: StorageR
     if not live:
         return dg.SkipReason("no variant partitions yet (turn on new_model_sensor or run model_catalog)")
     week = context.scheduled_execution_time.strftime("%G-W%V")
-    return [dg.RunRequest(run_key=f"{k}@{week}", partition_key=k, tags={TRIGGER_TAG: "weekly"}) for k in live]
+    return [_variant_request(f"{k}@{week}", k, {TRIGGER_TAG: "weekly"}) for k in live]
+
+
+def _latest_storage_id(instance: dg.DagsterInstance, asset: str, partition: str) -> int | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1).records
+    return records[0].storage_id if records else None
+
+
+@dg.sensor(
+    jobs=[base_logits_job, distribution_shift_job], minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Once a model's base rung is built, computes its base logits; once those exist, each built "
+                "rung's KL divergence against them (again whenever the base or the rung changes).",
+)
+def baseline_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
+    try:
+        catalog = _catalog(storage)
+    except CatalogError as e:
+        return dg.SkipReason(f"the catalog cannot be used:\n{e}")
+    known_models = set(context.instance.get_dynamic_partitions(models.name))
+    known_variants = set(context.instance.get_dynamic_partitions(variants.name))
+    study = sensor_study()
+    requests = []
+    jobs = {"base_logits": base_logits_job.name, "distribution_shift": distribution_shift_job.name}
+    for asset, partition, run_key in plan_baseline_runs(
+            catalog, lambda asset, p: _latest_storage_id(context.instance, asset, p)):
+        if partition not in (known_models if asset == "base_logits" else known_variants):
+            continue
+        selection = [asset]
+        requests.append(dg.RunRequest(run_key=run_key, job_name=jobs[asset], partition_key=partition,
+                                      run_config=study.run_config(selection),
+                                      tags={TRIGGER_TAG: "baseline", "quantbench/study": study.name}))
+    if not requests:
+        return dg.SkipReason("every built rung has a current KL divergence (or its base rung is not built)")
+    return requests
 
 
 # The dbt models carry AutomationCondition.eager() minus "no dependency missing" (transform/dbt.py's
 # Translator); this sensor evaluates them, so the marts rebuild after partitions land.
+# The statistics and the reports carry DOWNSTREAM (below) too, so the answer follows the marts.
+DOWNSTREAM = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+
 warehouse_automation = dg.AutomationConditionSensorDefinition(
-    name="warehouse_automation", target=dg.AssetSelection.groups("warehouse"),
+    name="warehouse_automation",
+    target=dg.AssetSelection.groups("warehouse", "analysis", "reports"),
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Rebuilds the dbt models when upstream partitions land.",
+    description="Rebuilds the statistics, the dbt models and the reports when upstream partitions land.",
 )

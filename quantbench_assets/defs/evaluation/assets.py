@@ -29,7 +29,8 @@ class BenchmarkConfig(dg.Config):
     partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
     check_specs=[dg.AssetCheckSpec("samples_complete", asset="benchmark_samples", blocking=True,
                                    description="one row per item per task, no missing outputs")],
-    description="Greedy generations for MMLU and ARC-Challenge items (TR125's method), with timings.",
+    description="Greedy generations for MMLU and ARC-Challenge items (TR125's method), with timings. A model "
+                "without a chat template gets a few-shot completion prompt instead (prompt_method).",
 )
 def benchmark_samples(context: dg.AssetExecutionContext, config: BenchmarkConfig, engine: EngineResource,
                       storage: StorageResource, duckdb: DuckDBResource):
@@ -47,7 +48,9 @@ def benchmark_samples(context: dg.AssetExecutionContext, config: BenchmarkConfig
             prov = provenance(manifest, eng.build, eng.settings.as_dict(), datetime.now(timezone.utc).isoformat(),
                               engine=eng.name)
             for task in tasks:
-                rows += run_mc_generation(eng, task, prov, cache, log=context.log.info)
+                # the GGUF decides the prompt: chat template -> chat zero-shot, none -> few-shot completion
+                rows += run_mc_generation(eng, task, prov, cache, log=context.log.info,
+                                          has_chat_template=manifest["has_chat_template"])
     finally:
         cache.close()
     df = pl.DataFrame(rows, infer_schema_length=None)
@@ -58,7 +61,7 @@ def benchmark_samples(context: dg.AssetExecutionContext, config: BenchmarkConfig
     yield dg.MaterializeResult(metadata={
         "rows": written, "cache_hits": cache.hits, "cache_misses": cache.misses,
         "gguf_sha256": manifest["sha256"], "engine_build": prov["engine_build"],
-        "median_ttft_ms": float(df["ttft_ms"].median()), "tasks": dg.MetadataValue.json({t.name: len(t.items) for t in tasks}),
+        "prompt_method": ", ".join(sorted(set(df["prompt_method"]))), "median_ttft_ms": float(df["ttft_ms"].median()), "tasks": dg.MetadataValue.json({t.name: len(t.items) for t in tasks}),
         "preview": dg.MetadataValue.md(df.select("task", "item_id", "gold", "output").head(8).to_pandas().to_markdown(index=False)),
     })
     yield dg.AssetCheckResult(

@@ -88,12 +88,17 @@ def generation_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
     missing = [(t, i) for t, i in samples.select("task", "item_id").unique().iter_rows() if (t, i) not in known]
     if missing:
         raise dg.Failure(description=f"generation_scores[{key}]: stored samples not in the task data: {missing[:3]}")
-    scores = pl.DataFrame(score_generation(samples.to_dicts(), tasks, MetricModels()), infer_schema_length=None)
-    summary_rows = pl.DataFrame(summarize(scores.to_dicts()), infer_schema_length=None)
+    typed = {"value": pl.Float64, "null_reason": pl.Utf8, "failure_reason": pl.Utf8}  # all-null columns stay typed
+    scores = pl.DataFrame(score_generation(samples.to_dicts(), tasks, MetricModels()), schema_overrides=typed,
+                          infer_schema_length=None)
+    summary_rows = pl.DataFrame(summarize(scores.to_dicts()), infer_schema_length=None, schema_overrides={
+        "mean": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "interval_null_reason": pl.Utf8})
     with warehouse.connect(db_path(duckdb)) as con:
         written = warehouse.replace_rows(con, "generation_scores", scores, {"variant": key})
         warehouse.replace_rows(con, "generation_summary", summary_rows, {"variant": key})
-    summary = scores.group_by("task", "decoding", "metric").agg(pl.col("value").mean().round(3).alias("mean"),
+    summary = scores.group_by("task", "decoding", "metric").agg(pl.len().alias("n"),
+                                                                 pl.col("failure_reason").is_not_null().sum().alias("failed"),
+                                                                 pl.col("value").mean().round(3).alias("mean"),
                                                                  pl.col("value").null_count().alias("nulls")) \
         .sort("task", "decoding", "metric")
     yield dg.MaterializeResult(metadata={"rows": written,

@@ -68,17 +68,13 @@ def _open(engine: EngineResource, model_path: str, n_ctx: int) -> Engine:
 
 
 def _base_manifest(store: ArtifactStore, storage: StorageResource, model: str) -> dict:
-    """The model's base rung: F16 if built, else its highest-precision built rung."""
-    built = {}
-    for quant in catalog_or_fail(storage).get(model).ladder:
-        try:
-            built[quant] = read_manifest(store, variant_key(model, quant))
-        except FileNotFoundError:
-            continue
+    """The model's baseline rung (ladder.BASELINE_RULE, decided from the catalog's ladder)."""
+    entry = catalog_or_fail(storage).get(model)
     try:
-        return built[ppl.choose_base(list(built))]
-    except ppl.PerplexityError:
-        raise dg.Failure(description=f"{model}: no rung is built; materialize gguf_variant first") from None
+        return read_manifest(store, entry.baseline_variant)
+    except FileNotFoundError:
+        raise dg.Failure(description=f"{model}: its baseline rung {entry.baseline_quant} is not built; "
+                                     f"materialize gguf_variant for {entry.baseline_variant} first") from None
 
 
 def _windows(eng: Engine, text: bytes, settings: ppl.PerplexitySettings) -> ppl.Windows:
@@ -96,7 +92,7 @@ def _rows(prov: dict, extra: dict, rows: list[dict]) -> pl.DataFrame:
 @dg.asset(
     partitions_def=models, group_name="evaluation", pool="inference",
     deps=[dg.AssetDep("gguf_variant", partition_mapping=dg.AllPartitionMapping())],
-    description="The base rung's (F16, else highest precision) top-k next-token log-probabilities on "
+    description="The baseline rung's (F16, else BF16, else highest precision) top-k next-token log-probabilities on "
                 "WikiText-2, cached in the artifact store by base sha256 + settings.",
 )
 def base_logits(context: dg.AssetExecutionContext, config: PerplexityConfig, engine: EngineResource,

@@ -1,6 +1,10 @@
 """Speed, memory and the machine they were measured on. Thin wrappers: the measuring is in lib.speed,
 lib.memory and lib.hardware. All three run in the "inference" pool, so two of this pipeline's
-measurements never share the cores; other processes still can, and the spread check says when."""
+measurements never share the cores; other processes still can: speed_runs records the machine's
+load during each run, repeats a loaded run once and marks it if still loaded (lib.speed.measure_speed).
+speed_runs and memory_probe re-measure by design on every materialization (a measurement is of the
+machine as it is now); they write only this machine's rows (results measured elsewhere come in
+through external_results, into tables of their own)."""
 
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -11,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib import warehouse
-from quantbench_assets.lib.hardware import capture_hardware, memory_bandwidth
+from quantbench_assets.lib.hardware import capture_hardware, configured_price, memory_bandwidth
 from quantbench_assets.lib.variants import provenance, read_manifest
 
 from ..common import db_path, md_table, store_of
@@ -29,6 +33,8 @@ NULLABLE_TYPES = {
     "weight_bytes_per_token": pl.Int64, "effective_bandwidth_gb_per_s": pl.Float64, "bandwidth_gb_per_s": pl.Float64,
     "bandwidth_share_pct": pl.Float64, "native_ms": pl.Float64, "native_tok_per_s": pl.Float64,
     "native_mean_tok_per_s": pl.Float64, "rss_anon_bytes": pl.Int64, "rss_file_bytes": pl.Int64,
+    "price_usd_per_hour": pl.Float64, "price_source": pl.Utf8, "load_avg_1m": pl.Float64,
+    "other_cpu_share": pl.Float64, "under_load": pl.Boolean, "load_threshold": pl.Float64, "attempts": pl.Int64,
 }
 
 
@@ -54,16 +60,24 @@ class HardwareConfig(dg.Config):
 
 
 @dg.asset(group_name="evaluation", pool="inference",
-          description="This machine (CPU, cores, memory, GPU, hardware_id) and its memory bandwidth, once per machine.")
+          description="This machine (CPU, cores, memory, GPU, hardware_id, hardware_class, its configured price) "
+                      "and its memory bandwidth (probed once per machine).")
 def hardware_profile(context: dg.AssetExecutionContext, config: HardwareConfig, duckdb: DuckDBResource):
     profile = capture_hardware()
     hid = profile["hardware_id"]
+    try:
+        price, price_source = configured_price()
+    except ValueError as e:
+        raise dg.Failure(description=str(e)) from None
+    # class and price are configuration: refreshed on every run, even when the bandwidth is kept
+    current = {"hardware_class": profile["hardware_class"], "hardware_class_source": profile["hardware_class_source"],
+               "price_usd_per_hour": price, "price_source": price_source, "profiled_at": _now()}
     with warehouse.connect(db_path(duckdb)) as con:
         stored = None
         if warehouse.table_exists(con, "raw", "hardware"):
             stored = con.execute("select * from raw.hardware where hardware_id = ?", [hid]).pl()
     if stored is not None and stored.height and not config.remeasure:
-        row = stored.to_dicts()[0]
+        row = {**stored.to_dicts()[0], **current}
         context.log.info(f"hardware {hid} already probed at {row['probed_at']}: keeping its bandwidth")
     else:
         # All cores (what decode threads can pull) and one core; the ceiling is the better of the two,
@@ -76,11 +90,16 @@ def hardware_profile(context: dg.AssetExecutionContext, config: HardwareConfig, 
                "bandwidth_1t_gb_per_s": one_core["bandwidth_gb_per_s"],
                "bandwidth_samples_gb_per_s": all_cores["samples_gb_per_s"] + one_core["samples_gb_per_s"],
                "bandwidth_array_bytes": all_cores["array_bytes"], "bandwidth_method": all_cores["method"],
-               "probed_at": _now()}
-        with warehouse.connect(db_path(duckdb)) as con:
-            warehouse.replace_rows(con, "hardware", _frame([row]), {"hardware_id": hid})
+               "probed_at": _now(), **current}
+    with warehouse.connect(db_path(duckdb)) as con:
+        warehouse.replace_rows(con, "hardware", _frame([row]), {"hardware_id": hid})
+    if price is None:
+        context.log.warning(f"no price configured for this machine ({row['hardware_class']}): its speed has a cost "
+                            "only if dbt/seeds/hardware_prices.csv has a row of this class; set QUANTBENCH_PRICE_PER_HOUR")
     return dg.MaterializeResult(metadata={
-        "hardware_id": hid, "cpu_model": row["cpu_model"], "usable_cores": row["usable_cores"],
+        "hardware_id": hid, "hardware_class": row["hardware_class"],
+        "price_usd_per_hour": row["price_usd_per_hour"] if row["price_usd_per_hour"] is not None else "not configured",
+        "cpu_model": row["cpu_model"], "usable_cores": row["usable_cores"],
         "memory_gib": round(row["memory_total_bytes"] / 2**30, 1), "gpu": row["gpu_name"] or "none",
         "bandwidth_gb_per_s": round(row["bandwidth_gb_per_s"], 2),
         "bandwidth_1t_gb_per_s": round(row["bandwidth_1t_gb_per_s"], 2),
@@ -96,6 +115,8 @@ class SpeedConfig(dg.Config):
     n_prompt: int = Field(default=512, description="pp test size (pp512)")
     n_gen: int = Field(default=128, description="tg test size (tg128)")
     threads: int = Field(default=0, description="0: the engine resource's setting (all cores)")
+    load_threshold: float = Field(default=0.25, description="other processes' share of the machine's CPU above "
+                                  "which a run counts as under load: it is repeated once, then marked")
 
 
 SPEED_CHECKS = [
@@ -103,15 +124,18 @@ SPEED_CHECKS = [
                       description="every repetition stored, every rate positive"),
     dg.AssetCheckSpec("speed_spread_below_10pct", asset="speed_runs",
                       description="CV of tok/s under 10%: above it the machine was busy, re-run"),
+    dg.AssetCheckSpec("speed_not_under_load", asset="speed_runs",
+                      description="other processes stayed under the load threshold (after one repeat)"),
 ]
 
 
 @dg.asset(partitions_def=variants, group_name="evaluation", pool="inference",
           deps=["gguf_variant", "hardware_profile"], check_specs=SPEED_CHECKS,
-          description="llama-bench's pp512 and tg128 on this variant: every repetition, mean ± sd, roofline share.")
+          description="llama-bench's pp512 and tg128 on this variant: every repetition, mean ± sd, 95% CI, the "
+                      "machine's load (repeated once if loaded), roofline share. Re-measures on every run, by design.")
 def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: EngineResource,
                storage: StorageResource, duckdb: DuckDBResource):
-    from quantbench_assets.lib.speed import BenchSpec, bench_gguf, decode_roofline, weight_bytes_read_per_token
+    from quantbench_assets.lib.speed import BenchSpec, decode_roofline, measure_speed, weight_bytes_read_per_token
 
     key = context.partition_key
     if engine.kind != "llama_cpp":
@@ -124,10 +148,11 @@ def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: E
     settings = engine.settings()
     settings = replace(settings, n_threads=config.threads or settings.n_threads)
     hw = capture_hardware()
-    result = bench_gguf(manifest["path"], settings, spec, log=context.log.debug)  # n_ctx per test, as llama-bench
+    result = measure_speed(manifest["path"], settings, spec, log=context.log.info,  # n_ctx per test, as llama-bench
+                           threshold=config.load_threshold)
     prov = provenance(manifest, result.engine_build, settings.as_dict(), _now())
     prov.update({k: result.settings[k] for k in ("n_batch", "n_ubatch", "flash_attn", "type_k")})
-    prov["hardware_id"] = hw["hardware_id"]
+    prov["hardware_id"], prov["hardware_class"] = hw["hardware_id"], hw["hardware_class"]
 
     samples = _frame([{**prov, **r} for r in result.sample_rows()])
     with warehouse.connect(db_path(duckdb)) as con:
@@ -147,6 +172,7 @@ def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: E
     if bandwidth is None:
         context.log.warning(f"no bandwidth stored for hardware {hw['hardware_id']}: materialize hardware_profile for the roofline")
 
+    load = result.load
     shown = [{"test": r["test"], "tok/s": f"{r['mean_tok_per_s']:.2f} ± {r['sd_tok_per_s']:.2f}",
               "CV %": round(r["cv_pct"], 1), "outliers": r["n_outliers_low"] + r["n_outliers_high"],
               "bandwidth share %": round(r["bandwidth_share_pct"], 1) if r["bandwidth_share_pct"] else ""}
@@ -154,6 +180,8 @@ def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: E
     yield dg.MaterializeResult(metadata={
         "samples": n_samples, "engine_build": result.engine_build, "hardware_id": hw["hardware_id"],
         "n_threads": settings.threads(), "extra_buffers": settings.extra_buffers,
+        "hardware_class": hw["hardware_class"], "other_cpu_share": round(load["other_cpu_share"] or 0, 3),
+        "load_avg_1m": load["load_avg_1m"], "under_load": load["under_load"], "attempts": load["attempts"],
         **{f"{r['test']}_tok_per_s": round(r["mean_tok_per_s"], 2) for r in summary_rows},
         "summary": dg.MetadataValue.md(md_table(shown, list(shown[0]))),
     })
@@ -165,6 +193,10 @@ def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: E
     worst = max(r["cv_pct"] for r in summary_rows)
     yield dg.AssetCheckResult(check_name="speed_spread_below_10pct", passed=worst < 10,
                               severity=dg.AssetCheckSeverity.WARN, metadata={"max_cv_pct": round(worst, 2)})
+    yield dg.AssetCheckResult(check_name="speed_not_under_load", passed=not load["under_load"],
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"other_cpu_share": round(load["other_cpu_share"] or 0, 3),
+                                        "threshold": load["load_threshold"], "attempts": load["attempts"]})
 
 
 # ─── memory ───────────────────────────────────────────────────────────────────────────────────

@@ -86,7 +86,8 @@ def standard_benchmark_samples(context: dg.AssetExecutionContext, config: Standa
             prov["logits_all"] = settings["logits_all"]
             for task, scorer in pairs:
                 cap = min(config.max_tokens, task.spec.max_tokens) if config.max_tokens else None
-                rows += run_scorer(eng, task, scorer, prov, cache, log=context.log.info, max_tokens=cap)
+                rows += run_scorer(eng, task, scorer, prov, cache, log=context.log.info, max_tokens=cap,
+                                   has_chat_template=manifest["has_chat_template"])
     finally:
         cache.close()
     df = frame(rows, SAMPLE_COLUMNS)
@@ -94,7 +95,7 @@ def standard_benchmark_samples(context: dg.AssetExecutionContext, config: Standa
         written = warehouse.replace_rows(con, SAMPLES_TABLE, df, {"variant": key})
     expected = sum(len(t.items) for t, _ in pairs)
     missing = df.filter(pl.col("choice_loglikelihoods").is_null() & pl.col("output").is_null()).height
-    per_pair = (df.group_by("task", "scorer").agg(pl.len().alias("items"), pl.col("wall_ms").sum().alias("wall_ms"),
+    per_pair = (df.group_by("task", "scorer", "prompt_method").agg(pl.len().alias("items"), pl.col("wall_ms").sum().alias("wall_ms"),
                                                  pl.col("evaluated_tokens").sum().alias("evaluated_tokens"),
                                                  pl.col("prompt_tokens").sum().alias("prompt_tokens"))
                 .sort("task", "scorer"))

@@ -9,13 +9,15 @@ from dagster_duckdb import DuckDBResource
 from quantbench_assets.lib import paths, warehouse
 from quantbench_assets.lib.export import export_marts
 from quantbench_assets.lib.report import build_report
-from quantbench_assets.lib.tiers import PRECISION_ORDER
+from quantbench_assets.lib.site import SITE_MARTS
+from quantbench_assets.lib.ladder import PRECISION_ORDER
 
+from ..catalog.automation import DOWNSTREAM
 from ..common import db_path
 
 MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_decision_matrix", "fct_cost_per_million_tokens",
          "fct_variant_distribution_shift", "fct_variant_comparisons", "fct_backend_equivalence", "dim_model_variants",
-         "dim_hardware", "fct_quality_tiers", "fct_pareto_frontier"]
+         "dim_hardware", "fct_quality_tiers", "fct_pareto_frontier", "fct_variant_verdicts"]
 UPSTREAM = [dg.AssetKey(["marts", m]) for m in ["rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_quality_tiers"]]
 
 
@@ -103,7 +105,12 @@ def charts_png(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(group_name="reports", deps=[charts_png, *UPSTREAM], description="The markdown report in data/reports/.")
+@dg.asset(group_name="reports",
+          deps=[charts_png, *UPSTREAM, *[dg.AssetKey(["marts", m]) for m in ("fct_variant_verdicts", "fct_decision_matrix")
+                                         if (paths.dbt_project_dir() / "models" / "marts" / f"{m}.sql").exists()]],
+          automation_condition=DOWNSTREAM,
+          description="The markdown report in data/reports/: the answer per budget and use case first, then "
+                      "per-model findings, limitations; wide tables in its appendix.")
 def quantbench_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
     out = paths.reports_dir()
     charts_dir = out / "charts"
@@ -125,3 +132,52 @@ def marts_parquet(config: ExportConfig, duckdb: DuckDBResource) -> dg.Materializ
     out = Path(config.out_dir) if config.out_dir else paths.reports_dir() / "parquet"
     written = export_marts(db_path(duckdb), out)
     return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(written), "folder": dg.MetadataValue.path(str(out))})
+
+
+# ─── the results site and the publishable dataset ───────────────────────────────────────────────
+
+
+def _mart_keys(names) -> list[dg.AssetKey]:
+    """Keys of the dbt marts among `names` (only those the dbt project defines)."""
+    defined = {p.stem for p in (paths.dbt_project_dir() / "models" / "marts").glob("*.sql")}
+    return [dg.AssetKey(["marts", m]) for m in names if m in defined]
+
+
+ALL_MARTS = sorted(p.stem for p in (paths.dbt_project_dir() / "models" / "marts").glob("*.sql"))
+
+
+@dg.asset(group_name="reports", deps=_mart_keys(SITE_MARTS),
+          description="The results site (data/reports/site/): decision, leaderboard, interactive charts and "
+                      "filterable tables; open index.html from disk, no server or network needed.")
+def results_site(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    from datetime import datetime, timezone
+
+    from quantbench_assets.lib import site
+
+    out = paths.reports_dir() / "site"
+    marts = site.read_marts(db_path(duckdb))
+    empty = sorted(m for m, df in marts.items() if df is None)
+    for m in empty:
+        context.log.warning(f"marts/{m} is absent or empty: the site says 'no data yet' in its place")
+    pages = site.build_site(marts, out, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    return dg.MaterializeResult(metadata={
+        "index": dg.MetadataValue.path(str(pages["index.html"])),
+        "open": dg.MetadataValue.url(pages["index.html"].resolve().as_uri()),
+        "pages": dg.MetadataValue.json(sorted(pages)),
+        "marts_without_data": dg.MetadataValue.json(empty),
+    })
+
+
+@dg.asset(group_name="reports", deps=_mart_keys(ALL_MARTS),
+          description="Every mart as Parquet plus a dataset card, in the layout of a Hugging Face dataset repo "
+                      "(data/reports/dataset/).")
+def dataset_export(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    from quantbench_assets.lib.dataset import export_dataset
+
+    out = paths.reports_dir() / "dataset"
+    written = export_dataset(db_path(duckdb), out)
+    return dg.MaterializeResult(metadata={
+        "folder": dg.MetadataValue.path(str(out)),
+        "tables": dg.MetadataValue.json(written),
+        "dagster/row_count": sum(written.values()),
+    })
