@@ -116,7 +116,10 @@ def _materializer():
         for ev in result.all_events:
             if ev.is_step_failure:
                 err = ev.step_failure_data.error
-                msg = (err.message.strip().splitlines() or [""])[0] if err else ""
+                root = err
+                while root is not None and root.cause is not None:  # the innermost cause says what went wrong
+                    root = root.cause
+                msg = (root.message.strip().splitlines() or [""])[0] if root else ""
                 print(f"FAILED {ev.step_key} [{partition_key}]: {err.to_string() if err else ''}", flush=True)
                 return f"{ev.step_key}: {msg[:200]}"
         return "run failed (see the log)"
@@ -289,6 +292,8 @@ def run(study, catalog, skip_dbt: bool = False) -> int:
         built = [q for q in p.rungs if step(["gguf_variant"], f"{p.model}__{q}")]
         rung_assets = per_rung
         if "distribution_shift" in per_rung and "base_logits" in present:
+            if not built:
+                progress.skip(next(labels), "no rung built")
             if not built or not step(["base_logits"], p.model, study.run_config(["base_logits"])):
                 rung_assets = [a for a in per_rung if a != "distribution_shift"]
         for q in p.rungs:

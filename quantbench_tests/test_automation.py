@@ -319,6 +319,7 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
     monkeypatch.setenv("QUANTBENCH_CATALOG", str(catalog))
     assets, resources = list(definitions.assets or []), dict(definitions.resources or {})
 
+    (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
         def execute(requests, job_selection=None):
             for req in requests:
@@ -332,13 +333,13 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
         shutil.copy(smollm_base.path, incoming / "SmolDrop.Q4_1.gguf")
         new = tick(new_model_sensor, instance, cursor)
         dropped = sorted(r.partition_key for r in new.run_requests)
-        assert dropped == sorted(f"smoldrop.q4_1__{q}" for q in ("F16", "Q8_0", "Q4_K_M", "Q2_K"))
+        assert dropped == sorted(f"smoldrop.q4-1__{q}" for q in ("F16", "Q8_0", "Q4_K_M", "Q2_K"))
         execute(new.run_requests)
 
         jobs = {"refresh_base_logits": [dg.AssetKey("base_logits")],
                 "refresh_distribution_shift": [dg.AssetKey("distribution_shift")]}
         logits = tick(baseline_sensor, instance, None)
-        assert [(r.job_name, r.partition_key) for r in logits] == [("refresh_base_logits", "smoldrop.q4_1")]
+        assert [(r.job_name, r.partition_key) for r in logits] == [("refresh_base_logits", "smoldrop.q4-1")]
         execute(logits, jobs)
         shifts = tick(baseline_sensor, instance, None)
         assert sorted(r.partition_key for r in shifts) == dropped
@@ -360,6 +361,6 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
             assert out.success, [k.to_user_string() for k in requested]
         report = (tmp_path / "reports" / "report.md").read_text()
 
-    assert "smoldrop.q4_1" in report
+    assert "smoldrop.q4-1" in report
     assert max(table_widths(report)) <= 8
     assert "undecided" in report.split("## Limitations")[0]  # 4 items per rung decide nothing

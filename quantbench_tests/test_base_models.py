@@ -100,7 +100,7 @@ def test_an_output_that_echoes_the_question_or_the_prompt_layout_is_a_failure():
 
 @pytest.mark.parametrize("output,letter", [
     ("A", "A"), (" B\n", "B"), ("The answer is C", "C"), ("D. Cryptocurrencies are cheap", "D"),
-    ("(B) because A is wrong", "B"),
+    ("(B) because A is wrong", "B"), ("A.\nThe answer is A.\n\nThe answer is A.\n", "A"),
 ])
 def test_honest_answers_are_still_read(output, letter):
     assert restatement(output, "Which of the following is true of cryptocurrencies in general?") is None

@@ -45,7 +45,8 @@ def _dbt(db: Path, target: Path, *select: str) -> subprocess.CompletedProcess:
     project = paths.dbt_project_dir()
     return subprocess.run(
         ["dbt", "build", "--project-dir", str(project), "--profiles-dir", str(project),
-         "--target-path", str(target / "target"), "--log-path", str(target / "logs"), "--select", *select],
+         "--target-path", str(target / "target"), "--log-path", str(target / "logs"), "--indirect-selection", "cautious",
+         "--select", *select],
         env=env, capture_output=True, text=True, timeout=400)
 
 

@@ -84,7 +84,7 @@ def test_the_report_answers_first_with_one_sentence_of_evidence_per_rung():
     assert sections == sorted(sections)
     answer = text[sections[0]:sections[1]]
     # an underpowered budget names no winner; a decided one names its pick with evidence and the speed doubt
-    assert "general, 0.1–0.2 GB: undecided between Q4_K_M or Q2_K" in answer
+    assert "general, 0.1–0.2 GB: undecided between Q4_K_M and Q2_K — Δ -4.0 pp" in answer
     assert "general, 0.2–24 GB: Q8_0 — within ±3 pp, n=200 (speed: CV 14% (busy machine))" in answer
     evidence = text[sections[1]:sections[2]]
     assert "**m Q8_0**: equivalent to F16 within ±3 pp on arc_easy (loglikelihood), n=200" in evidence

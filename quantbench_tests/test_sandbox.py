@@ -119,6 +119,8 @@ def test_writes_and_deletes_outside_the_sandbox_are_refused(iso, sentinel, audit
         assert r.blocked_by == ("audit_hook" if audit else "uid")
     # inside its own directory a completion may write freely
     assert run_tests("open('scratch.txt', 'w').write('ok')\n" + GOOD, TESTS, limits, iso).passed
+    assert run_tests("import tempfile\nwith tempfile.TemporaryFile() as f:\n    f.write(b'ok')\n" + GOOD,
+                     TESTS, limits, iso).passed  # TMPDIR is the sandbox directory
     assert_untouched(sentinel)
 
 

@@ -226,7 +226,8 @@ def test_speed_and_memory_assets_feed_the_cost_mart(q8, tmp_path):
     def build() -> list[tuple]:
         out = subprocess.run(
             [str(dbt), "build", "--project-dir", str(paths.dbt_project_dir()), "--profiles-dir", str(paths.dbt_project_dir()),
-             "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs"), "--select", select],
+             "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs"),
+             "--indirect-selection", "cautious", "--select", select],
             capture_output=True, text=True, env=env, timeout=300)
         assert out.returncode == 0, out.stdout[-3000:]
         with duckdb.connect(str(db), read_only=True) as con:

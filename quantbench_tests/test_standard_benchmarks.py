@@ -97,6 +97,18 @@ def test_every_task_gives_one_row_per_item_and_scorer_and_a_wilson_scored_primar
     assert primaries[("ifeval", "generate")] == "prompt_level_strict_acc"
 
 
+def test_every_sample_and_score_records_how_its_prompt_was_built(samples, scores):
+    # the CI model has a chat template: TR125's chat prompt for generate_rescore and IFEval
+    methods = {key: {r["prompt_method"] for r in rows} for key, rows in samples.items()}
+    assert methods[("arc_easy", "generate_rescore")] == {"chat_zero_shot"}
+    assert methods[("ifeval", "generate")] == {"chat_zero_shot"}
+    assert methods[("arc_easy", "loglikelihood")] == {"loglikelihood"}
+    assert methods[("mmlu", "letter_logits")] == {"completion_zero_shot"}
+    assert methods[("gsm8k", "generate")] == {"completion_few_shot_k1"}  # the fixture keeps one shot
+    by_sample = {(r["task"], r["item_id"], r["scorer"]): r["prompt_method"] for rows in samples.values() for r in rows}
+    assert all(s["prompt_method"] == by_sample[(s["task"], s["item_id"], s["scorer"])] for s in scores)
+
+
 def test_the_three_mc_scorers_agree_within_their_intervals_on_the_same_items(scores):
     arc = {}
     for s in summarize([r for r in scores if r["task"] == "arc_easy"]):

@@ -51,6 +51,29 @@ def executions(db: Path) -> None:
             warehouse.replace_rows(con, "code_execution", rows, {"variant": f"{MODEL}__{q}"})
 
 
+def studies(db: Path) -> None:
+    """Determinism and sampling tables from the lib's summaries of known inputs: F16 deterministic,
+    Q8_0 differing across thread counts on one prompt; two rungs of sampled ROUGE values."""
+    from quantbench_assets.lib.sampling_study import summarize_determinism, variance_across_rungs, variance_by_rung
+
+    runs = [{"variant": f"{MODEL}__F16", "task": "qa", "item_id": i, "n_threads": t, "rep": r, "output_sha256": i}
+            for i in ("a", "b") for t in (1, 2) for r in range(3)]
+    runs += [{"variant": f"{MODEL}__Q8_0", "task": "qa", "item_id": i, "n_threads": t, "rep": r,
+              "output_sha256": f"{i}{t if i == 'b' else ''}"} for i in ("a", "b") for t in (1, 2) for r in range(3)]
+    metrics = [{"variant": f"{MODEL}__{q}", "task": "qa", "item_id": i, "metric": "rouge1", "rep": r,
+                "value": base + spread * (r - 1)}
+               for q, spread in (("F16", 0.01), ("Q8_0", 0.05)) for i, base in (("a", 0.5), ("b", 0.3)) for r in range(3)]
+    with warehouse.connect(db) as con:
+        summary = pl.DataFrame(summarize_determinism(runs), infer_schema_length=None)
+        by_rung = pl.DataFrame(variance_by_rung(metrics), infer_schema_length=None)
+        for q in ("F16", "Q8_0"):
+            v = f"{MODEL}__{q}"
+            warehouse.replace_rows(con, "determinism_summary", summary.filter(pl.col("variant") == v), {"variant": v})
+            warehouse.replace_rows(con, "sampling_variance_by_rung", by_rung.filter(pl.col("variant") == v), {"variant": v})
+        across = pl.DataFrame(variance_across_rungs(metrics), infer_schema_length=None).with_columns(scope=pl.lit("all"))
+        warehouse.replace_rows(con, "sampling_variance_across_rungs", across, {"scope": "all"})
+
+
 def dbt_build(db: Path, tmp: Path) -> subprocess.CompletedProcess:
     venv_bin = str(Path(sys.executable).parent)
     env = {**os.environ, "QUANTBENCH_WAREHOUSE": str(db), "DO_NOT_TRACK": "1",
@@ -59,7 +82,7 @@ def dbt_build(db: Path, tmp: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["dbt", "build", "--project-dir", str(project), "--profiles-dir", str(project),
          "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
-         "--select", "+fct_code_pass_at_1", "+fct_published_vs_measured", "--indirect-selection", "cautious"],
+         "--select", "+fct_code_pass_at_1", "+fct_published_vs_measured", "+fct_determinism", "+fct_sampling_variance", "--indirect-selection", "cautious"],
         env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -69,6 +92,7 @@ def built(tmp_path_factory) -> Path:
     db = tmp / "warehouse.duckdb"
     foundation(db)
     executions(db)
+    studies(db)
     result = dbt_build(db, tmp)
     assert result.returncode == 0 and "ERROR=0" in result.stdout, result.stdout[-6000:]
     assert "pass_at_1_wilson_and_delta_vs_baseline" in result.stdout
@@ -112,3 +136,17 @@ def test_the_published_seed_cites_a_source_and_date_for_every_value():
         assert 0 <= float(r["value_pct"]) <= 100
         for comp in r["measured_components"].split("|"):
             assert len(comp.split("/")) == 3, comp
+
+
+def test_determinism_and_sampling_marts(built):
+    con = duckdb.connect(str(built), read_only=True)
+    det = {r[0]: r[1:] for r in con.execute(
+        "select quant_requested, share_identical, flag_not_deterministic, n_prompts, n_prompts_differing "
+        "from marts.fct_determinism").fetchall()}
+    samp = con.execute("select quant_requested, mean_cv, reps_needed, n_rungs, levene_p, between_rung_variance "
+                       "from marts.fct_sampling_variance order by quant_requested").fetchall()
+    con.close()
+    assert det["F16"] == (1.0, False, 2, 0)
+    assert det["Q8_0"] == (pytest.approx(9 / 12), True, 2, 1)
+    assert [r[0] for r in samp] == ["F16", "Q8_0"] and samp[0][2] < samp[1][2]
+    assert all(r[3] == 2 and r[4] is not None and r[5] is not None for r in samp)

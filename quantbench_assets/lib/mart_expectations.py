@@ -41,6 +41,10 @@ def _accuracy_expectations(gx, columns: Sequence[tuple[str, str, str]]) -> list:
     return out
 
 
+def _tier_or_reason(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(tier_or_reason=df["quality_tier"].fillna(df["tier_reason"]))
+
+
 def _baselines_per_model(df: pd.DataFrame) -> pd.DataFrame:
     return df.groupby("model", as_index=False).agg(n_baselines=("is_baseline", "sum"))
 
@@ -60,11 +64,12 @@ def _suites(tiers: Sequence[str]) -> dict[str, MartSuite]:
             *_accuracy_expectations(gx, ACCURACY_COLUMNS["rpt_quantization_leaderboard"]),
             gx.expectations.ExpectColumnValuesToBeInSet(column="quality_tier", value_set=[*tiers, "baseline"]),
         ]),
+        # A variant without a tier must say why: never a silent gap.
         "fct_quality_tiers": MartSuite(lambda gx: [
-            gx.expectations.ExpectColumnValuesToNotBeNull(column="quality_tier"),
+            gx.expectations.ExpectColumnValuesToNotBeNull(column="tier_or_reason"),
             *[gx.expectations.ExpectColumnValuesToBeInSet(column=c, value_set=list(tiers))
               for c in ("quality_tier", "benchmark_tier", "generation_tier")],
-        ]),
+        ], prepare=_tier_or_reason),
         # Exactly one baseline per model: every delta in the marts is measured against it.
         "dim_model_variants": MartSuite(
             lambda gx: [gx.expectations.ExpectColumnValuesToBeBetween(column="n_baselines", min_value=1, max_value=1)],

@@ -20,7 +20,7 @@ from .tasks import LETTERS
 
 
 # A line that starts like an option: "A. ...", "(B) ...", "C) ...", "D: ...".
-_OPTION_LINE = re.compile(r"^\s*\(?([A-J])\s*[.):]\s*\S", re.MULTILINE)
+_OPTION_LINE = re.compile(r"^[ \t]*\(?([A-J])[ \t]*[.):][ \t]*\S", re.MULTILINE)  # within one line
 _PROMPT_LINE = re.compile(r"^\s*Question\s*:", re.MULTILINE | re.IGNORECASE)
 QUESTION_ECHO_CHARS = 60  # this many leading characters of the question, found in the output, is an echo
 QUESTION_ECHO_MIN = 20    # shorter questions ("The pleura") occur in honest answers

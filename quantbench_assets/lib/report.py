@@ -163,18 +163,19 @@ def answer_lines(dm: pl.DataFrame | None, max_lines: int = 12) -> list[str]:
     cols = set(dm.columns)
     lines = []
     if {"budget_label", "recommended_variant"} <= cols or {"budget_label", "recommended_label"} <= cols:
-        order = [c for c in ("use_case", "budget_low_gb") if c in cols]
-        for r in (dm.sort(order) if order else dm).iter_rows(named=True):
+        for r in dm.iter_rows(named=True):  # the mart's own order (use case, then budget)
             who = r.get("recommended_label") or r.get("recommended_variant")
             head = f"{r.get('use_case') or 'any use'}, {r.get('budget_label')}"
+            evidence = str(r.get("evidence") or "")
             if (r.get("verdict") or "") == "undecided" or not who:
-                alt = " or ".join(str(x) for x in (who, r.get("runner_up_label") or r.get("runner_up_variant")) if x)
+                alt = " and ".join(str(x) for x in (who, r.get("runner_up_label") or r.get("runner_up_variant")) if x)
                 line = f"{head}: undecided" + (f" between {alt}" if alt else "")
+                line += f" — {evidence}" if evidence else ""
+            elif evidence.startswith(str(who)):
+                line = f"{head}: {evidence}"  # the evidence already names the pick
             else:
-                line = f"{head}: {who}"
-            if r.get("evidence"):
-                line += f" — {r['evidence']}"
-            if r.get("speed_flag"):
+                line = f"{head}: {who}" + (f" — {evidence}" if evidence else "")
+            if r.get("speed_flag") and str(r["speed_flag"]) not in evidence:
                 line += f" (speed: {r['speed_flag']})"
             cost = _num(r.get("cost_per_million_tokens_usd"))
             if cost is not None:

@@ -97,8 +97,7 @@ def extract_code(completion: str | None, entry_point: str | None = None) -> tupl
     blocks = []
     for m in _FENCE.finditer(text):
         lang, body = m.group(1).lower(), m.group(2)
-        closed = m.group(0).rstrip().endswith("```") and m.end() <= len(text) and text[m.start():m.end()].count("```") >= 2
-        blocks.append((lang, body, closed))
+        blocks.append((lang, body, m.group(0).endswith("```")))
     pyish = [b for b in blocks if b[0] in ("python", "py", "python3", "")]
     if pyish:
         chosen = None
@@ -340,7 +339,7 @@ def run_tests(code: str, tests: list[str], limits: SandboxLimits = SandboxLimits
 
     payload = json.dumps({"nonce": nonce, "code": code, "tests": list(tests), "audit": limits.audit_hook,
                           "netns": netns, "uid_dropped": uid_drop, "result_fd": w_fd})
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(work), "PYTHONHASHSEED": "0"}
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(work), "TMPDIR": str(work), "PYTHONHASHSEED": "0"}
     t0 = time.perf_counter()
     timed_out = False
     try:

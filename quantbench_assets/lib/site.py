@@ -31,7 +31,7 @@ SITE_MARTS = ("fct_decision_matrix", "rpt_leaderboard_by_hardware", "rpt_quantiz
               "fct_variant_distribution_shift", "fct_quality_tiers", "fct_pareto_frontier", "fct_variant_comparisons")
 
 TIER_COLOURS = {"baseline": "#2b6cb0", "negligible": "#1a9850", "acceptable": "#91cf60", "concerning": "#fc8d59",
-                "unacceptable": "#d73027"}
+                "unacceptable": "#d73027", "no tier": "#bdbdbd"}
 # Columns offered as a drop-down filter (exact match) rather than a text box.
 LIST_FILTERS = {"model", "quant", "quant_requested", "quant_obtained", "task", "scorer", "metric", "device_kind",
                 "device_name", "hardware_id", "quality_tier", "frontier", "comparison", "fits_on", "use_case",
@@ -92,12 +92,23 @@ def _esc_json(obj) -> str:
 # ─── tables ──────────────────────────────────────────────────────────────────────────────────────
 
 
+def column_docs() -> dict[str, dict[str, str]]:
+    """{mart: {column: description}} from dbt's yml files: shown as header tooltips."""
+    from .dataset import mart_docs
+
+    try:
+        return {m: d["columns"] for m, d in mart_docs().items()}
+    except (OSError, ValueError):
+        return {}
+
+
 def table_html(table_id: str, df: pl.DataFrame | None, mart: str, shown: set[str] | None = None) -> str:
     """A Tabulator grid of `df` with a filter under every header, or the no-data line. Columns not in
     `shown` start hidden behind an "all columns" switch."""
     if df is None or df.height == 0:
         return no_data(mart)
     shown = set(df.columns) if shown is None else shown
+    docs = column_docs().get(mart, {})
     columns = []
     for name, dtype in df.schema.items():
         col = {"title": name, "field": name, "headerTooltip": True, "visible": name in shown}
@@ -113,6 +124,11 @@ def table_html(table_id: str, df: pl.DataFrame | None, mart: str, shown: set[str
                     "headerFilterPlaceholder": "all"}
         else:
             col |= {"headerFilter": "input", "headerFilterPlaceholder": "contains"}
+            longest = df[name].cast(pl.Utf8).str.len_chars().max() if dtype == pl.Utf8 else 0
+            if longest and longest > 60:  # sentences (evidence, reasons): wrap in a column of fixed width
+                col |= {"formatter": "textarea", "width": 420}
+        if docs.get(name):
+            col["headerTooltip"] = f"{name}: {docs[name]}"
         columns.append(col)
     spec = {"data": table_rows(df), "columns": columns}
     cols_json = _esc_json(spec).replace('"__EMPTY_CHECK__"', "function(v){return v === null || v === undefined}")
@@ -190,7 +206,8 @@ def accuracy_vs_bpw(m: dict) -> Chart:
     wrap = min(3, len(tasks))
     fig = px.line(df.to_pandas(), x="bits_per_weight", y="accuracy", color="model", facet_col="task",
                   facet_col_wrap=wrap, markers=True, hover_data=["quant"], category_orders={"task": tasks},
-                  facet_row_spacing=0.12 if len(tasks) > wrap else 0.03, **error)
+                  facet_row_spacing=0.12 if len(tasks) > wrap else 0.03,
+                  labels={"bits_per_weight": "bits per weight"}, **error)
     if "chance_rate" in df.columns:
         # one dashed line at chance per panel
         chance = df.group_by("task").agg(pl.col("chance_rate").mean()).drop_nulls()
@@ -230,7 +247,7 @@ def kld_vs_bpw(m: dict) -> Chart:
         return Chart("kld_vs_bpw", title, None, ("fct_variant_distribution_shift",))
     hover = [c for c in ("quant_requested", "ppl_ratio", "same_top_p", "perplexity") if c in df.columns]
     fig = px.line(df.to_pandas(), x="bits_per_weight", y="kld_mean", color="model", markers=True, log_y=True,
-                  hover_data=hover, labels={"kld_mean": "mean KLD vs base rung (log)"})
+                  hover_data=hover, labels={"kld_mean": "mean KLD vs base rung (log)", "bits_per_weight": "bits per weight"})
     fig.update_layout(height=420, margin={"t": 30})
     return Chart("kld_vs_bpw", title, fig, caption="Mean KL divergence of each rung's next-token distribution from "
                                                    "its base rung's, on WikiText-2 (the base rung itself is omitted).")
@@ -288,7 +305,7 @@ def tier_heatmap(m: dict) -> Chart:
         zr, tr = [], []
         for q in quants:
             r = cell.get((model, q))
-            tier = r["quality_tier"] if r else None
+            tier = (r["quality_tier"] or "no tier") if r else None
             zr.append(codes.get(tier))
             delta = r.get("benchmark_delta_pp") if r else None
             tr.append("" if r is None else f"{tier}" + (f"<br>{delta:+.1f} pp" if isinstance(delta, (int, float)) else ""))
@@ -305,7 +322,8 @@ def tier_heatmap(m: dict) -> Chart:
                       xaxis={"title": "quant (highest precision left)", "type": "category"},
                       yaxis={"type": "category", "autorange": "reversed"})
     return Chart("tier_heatmap", title, fig, caption="TR125 tiers; the worse of the benchmark and generation sides "
-                                                     "decides. Blank: not measured.")
+                                                     "decides. Blank: not measured; grey: no tier (e.g. not "
+                                                     "comparable with its baseline).")
 
 
 def pareto_front(m: dict) -> Chart:
@@ -416,7 +434,8 @@ table.decision th, table.decision td { border: 1px solid #e2e8f0; padding: 6px 1
 table.decision thead th { background: #edf2f7; }
 .ev { color: #4a5568; font-size: 12px; max-width: 420px; }
 .verdict { color: white; border-radius: 3px; padding: 0 5px; font-size: 12px; }
-.grid { margin-bottom: 12px; }
+.grid { margin-bottom: 12px; max-width: 100%; }
+.tabulator { font-size: 13px; }
 footer { color: #718096; font-size: 12px; padding: 0 24px 24px; }
 """
 
@@ -472,12 +491,25 @@ SCORE_COLUMNS = ["model", "quant_requested", "task", "scorer", "metric", "is_pri
                  "chance_rate", "at_chance", "bits_per_weight", "variant"]
 TIER_COLUMNS = ["model", "quant_requested", "quality_tier", "benchmark_tier", "generation_tier", "benchmark_delta_pp",
                 "generation_delta_pct", "missing_side", "is_one_sided", "variant"]
-COMPARISON_COLUMNS = ["task", "comparison", "reference_variant", "variant", "delta_pp", "flip_rate", "mcnemar_p_holm",
-                      "tost_equivalent_3pp", "tost_equivalent_5pp", "mde_pp", "underpowered"]
+COMPARISON_COLUMNS = ["model", "task", "comparison", "reference_quant", "quant", "n_items", "accuracy_delta_pp",
+                      "flip_rate", "mcnemar_p_holm", "tost_equivalent_3pp", "tost_equivalent_5pp", "mde_pp",
+                      "underpowered", "not_comparable_reason", "reference_variant", "variant"]
 VARIANT_COLUMNS = ["model", "quant_requested", "quant_obtained", "bits_per_weight", "size_bytes", "ladder_position",
                    "is_baseline", "identical_to", "is_duplicate_rung", "gguf_sha256", "variant"]
-SHIFT_COLUMNS = ["variant", "kld_mean", "same_top_p", "ppl", "ppl_ratio", "perplexity_n_windows", "is_base"]
+SHIFT_COLUMNS = ["model", "quant_requested", "bits_per_weight", "kld_mean", "kld_p99", "same_top_pct", "ppl_ratio",
+                 "perplexity", "perplexity_n_windows", "is_base", "variant"]
 PARETO_COLUMNS = ["frontier", "model", "quant_requested", "quality", "cost", "is_on_frontier", "dominated_by", "variant"]
+
+
+def _with_identity(df: pl.DataFrame | None, dim: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Model and quant from dim_model_variants where a mart's own are null (a speed row written
+    without them still names its variant)."""
+    if not _has(df, "variant") or not _has(dim, "variant", "model", "quant_requested"):
+        return df
+    ids = dim.select("variant", pl.col("model").alias("_m"), pl.col("quant_requested").alias("_q"))
+    out = df.join(ids, on="variant", how="left")
+    fills = [pl.col(c).fill_null(pl.col(src)).alias(c) for c, src in (("model", "_m"), ("quant", "_q")) if c in df.columns]
+    return out.with_columns(fills).drop("_m", "_q")
 
 
 def _tab(m: dict, table_id: str, mart: str, cols: list[str]) -> str:
@@ -499,6 +531,8 @@ def build_site(marts: dict[str, pl.DataFrame | None], out_dir: Path, built_at: s
     for f in ("tabulator.min.js", "tabulator_simple.min.css", "LICENSE.tabulator"):
         shutil.copyfile(STATIC / f, assets / f)
 
+    marts = {**marts, "rpt_leaderboard_by_hardware": _with_identity(marts.get("rpt_leaderboard_by_hardware"),
+                                                                    marts.get("dim_model_variants"))}
     index = ("<h2>Decision: which rung for your memory budget</h2>" + decision_html(marts)
              + "<h2>Leaderboard by machine</h2>" + _tab(marts, "t-leaderboard", "rpt_leaderboard_by_hardware", LEADERBOARD_COLUMNS)
              + "<h2>Decision matrix</h2>" + _tab(marts, "t-decision", "fct_decision_matrix", DECISION_COLUMNS))

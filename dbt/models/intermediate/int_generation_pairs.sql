@@ -6,27 +6,24 @@
 #}
 with scores as (
     {{ optional_source('raw_measurements', 'generation_scores', {
-        'variant': 'varchar', 'task': 'varchar', 'item_id': 'varchar', 'metric': 'varchar', 'value': 'double',
+        'variant': 'varchar', 'task': 'varchar', 'item_id': 'varchar', 'decoding': 'varchar', 'metric': 'varchar',
+        'value': 'double',
     }) }}
 ),
 
-key_metrics as (
-    select * from {{ ref('generation_key_metrics') }}
+components as (
+    select * from {{ ref('int_generation_task_components') }}
 ),
 
 variants as (
     select * from {{ ref('dim_model_variants') }}
 ),
 
-n_required as (
-    select count(distinct key_metric_component) as n_components from key_metrics
-),
-
 per_component as (
-    select scores.variant, scores.task, scores.item_id, key_metrics.key_metric_component, avg(scores.value) as value,
+    select scores.variant, scores.task, scores.item_id, components.key_metric_component, avg(scores.value) as value,
     from scores
-    inner join key_metrics on scores.metric = key_metrics.metric
-    where scores.value is not null
+    inner join components on components.task = scores.task and components.metric = scores.metric
+    where coalesce(scores.decoding, 'free') = 'free' and scores.value is not null
     group by all
 ),
 
@@ -35,10 +32,11 @@ per_item as (
         per_component.variant,
         per_component.task,
         per_component.item_id,
-        count(*) = any_value(n_required.n_components) as is_complete,
+        count(*) = any_value(required.n_components) as is_complete,
         avg(per_component.value) as key_metric,
     from per_component
-    cross join n_required
+    inner join (select task, count(distinct key_metric_component) as n_components from components group by task) as required
+        using (task)
     group by all
 ),
 

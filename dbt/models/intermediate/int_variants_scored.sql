@@ -89,7 +89,7 @@ final as (
         verdicts.items_needed,
         measurements.decode_tok_per_s,
         baseline_measurements.decode_tok_per_s as baseline_decode_tok_per_s,
-        null::varchar as speed_flag,  -- TODO(integration): measurements.speed_flag
+        measurements.speed_flag,
         measurements.prompt_tok_per_s,
         measurements.peak_rss_bytes,
         measurements.perplexity,

@@ -1,0 +1,15 @@
+select
+    model,
+    task,
+    metric,
+    n_rungs,
+    rungs,
+    n_items,
+    within_rep_variance,
+    between_rung_variance,
+    between_to_within_ratio,
+    levene_statistic,
+    levene_p,
+    levene_center,
+    null_reason,
+from {{ source('raw_studies', 'sampling_variance_across_rungs') }}

@@ -1,0 +1,64 @@
+"""Decision integrity on the real CI model: a rung and its baseline scored on different items are
+not compared, and the one baseline rule decides which rung is the baseline everywhere."""
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+from dagster_duckdb import DuckDBResource
+
+from quantbench_assets.defs.resources import StorageResource
+from quantbench_assets.definitions import defs as load_defs
+from quantbench_assets.lib import paths
+
+MODEL = "smollm2-135m-instruct"
+
+
+@pytest.fixture
+def pipeline(qb_env, smollm_base):
+    catalog = yaml.safe_load((paths.PROJECT_ROOT / "data/catalog/models.yaml").read_text())
+    for entry in catalog["models"]:
+        if entry["name"] == MODEL:
+            entry["ladder"] = ["Q8_0", "F16"]  # listed out of order: the rule, not the position, decides
+    catalog_path = qb_env / "models.yaml"
+    catalog_path.write_text(yaml.safe_dump(catalog))
+    defs = load_defs()
+    resources = {
+        **defs.resources,
+        "duckdb": DuckDBResource(database=str(qb_env / "warehouse.duckdb")),
+        "storage": StorageResource(catalog_path=str(catalog_path), incoming_dir=str(qb_env / "incoming")),
+    }
+    with dg.instance_for_test() as instance:
+        def materialize(selection, partition_key=None, run_config=None):
+            result = dg.materialize(list(defs.assets), selection=selection, partition_key=partition_key,
+                                    instance=instance, resources=resources, run_config=run_config,
+                                    raise_on_error=False)
+            assert result.success, [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
+            return result
+        materialize(["model_catalog"])
+        yield materialize, qb_env / "warehouse.duckdb"
+
+
+def scored(limit: int) -> dict:
+    return {"ops": {"benchmark_samples": {"config": {"tasks": ["arc_challenge"], "limit": limit}}}}
+
+
+def test_a_baseline_and_a_rung_scored_on_different_subsets_are_not_compared(pipeline):
+    materialize, db = pipeline
+    for quant, limit in (("F16", 12), ("Q8_0", 3)):
+        materialize(["gguf_variant", "benchmark_samples", "benchmark_scores"], f"{MODEL}__{quant}", scored(limit))
+    materialize(["variant_statistics"])
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        baseline = con.execute("select baseline_variant from raw.catalog_models where model = ?", [MODEL]).fetchone()[0]
+        rows = con.execute("select variant_a, variant_b, comparable, n_items, not_comparable_reason, mcnemar_p "
+                           "from raw.variant_comparisons where model = ?", [MODEL]).fetchall()
+    finally:
+        con.close()
+    assert baseline == f"{MODEL}__F16"
+    # Before: the pair was compared on its 3 shared items and a tier followed from a 3-item delta.
+    assert len(rows) == 1
+    variant_a, variant_b, comparable, n_items, reason, p = rows[0]
+    assert (variant_a, variant_b, comparable, n_items, p) == (f"{MODEL}__F16", f"{MODEL}__Q8_0", False, 3, None)
+    assert "12 items" in reason and "3 items" in reason and "3 shared items < 10" in reason
