@@ -112,6 +112,21 @@ def test_the_baseline_sensor_plan_orders_logits_before_kld_and_redoes_stale_ones
     assert plan_baseline_runs(catalog, latest) == [("distribution_shift", f"{m}__Q8_0", f"distribution_shift:{m}__Q8_0@12")]
 
 
+def test_quiet_to_sends_fd_level_output_to_the_log_and_keeps_the_terminal_for_progress(tmp_path):
+    log = tmp_path / "x.log"
+    code = ("import ctypes, os, sys; from quantbench_assets import cli\n"
+            f"with cli.quiet_to(__import__('pathlib').Path({str(log)!r})):\n"
+            "    os.write(2, b'native stderr\\n'); ctypes.CDLL(None).puts(b'native stdout'); print('python print')\n"
+            "    cli.say('progress line')\n"
+            "print('after')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=paths.PROJECT_ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "progress line" in proc.stdout and "after" in proc.stdout
+    assert "native" not in proc.stdout + proc.stderr and "python print" not in proc.stdout
+    text = log.read_text()
+    assert all(s in text for s in ("native stderr", "native stdout", "python print", "progress line"))
+
+
 @pytest.mark.timeout(900)
 def test_a_tiny_real_run_prints_a_few_lines_and_sends_native_logs_to_the_log_file(qb_env, smollm_rung):
     """Two rungs of the CI model, 3 items, through Dagster, dbt and the reports."""

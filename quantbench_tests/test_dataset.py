@@ -74,7 +74,7 @@ def test_the_card_documents_schema_provenance_licences_and_commands(exported):
     assert n_described >= 10
     # provenance from the warehouse: every rung's sha256, the engine build, the machine, the dates
     assert "| tiny-lm | tiny-lm__Q4_K_M | Q4_K_M | Q4_K_M | a3 |" in card
-    assert "- `test`" in card and "Test CPU (2 cores)" in card and "2026-11-21" in card
+    assert "- `test`" in card and "Test CPU (2 cores)" in card and "Measured between 2026-11-22" in card
     # each benchmark source with its licence, from data/benchmarks/SOURCES.md
     assert "| cais/mmlu (hendrycks test) | MIT |" in card and "CC BY-SA 4.0" in card
     assert "dataset_export" in card

@@ -437,3 +437,25 @@ def test_great_expectations_checks_fail_on_an_unknown_tier_a_second_baseline_and
     results = run_checks(broken)
     assert not any(r.passed for r in results.values())
     assert results["fct_quality_tiers"].metadata["failures"].value[0]["examples"] == ["fine"]
+
+
+# ─── Python oracles against the SQL the pipeline runs ────────────────────────────────────────
+
+
+def test_the_tier_oracle_and_the_tier_mart_agree_on_the_same_deltas(built):
+    from quantbench_assets.lib.tiers import classify_tier
+
+    rows = query(built, "select * from marts.fct_quality_tiers where quality_tier is not null").to_dicts()
+    assert len(rows) >= 6
+    for r in rows:
+        assert classify_tier(r["benchmark_delta_pp"], r["generation_delta_pct"]).tier == r["quality_tier"], r["variant"]
+
+
+def test_the_pareto_oracle_and_the_pareto_mart_agree_on_the_same_points(built):
+    from quantbench_assets.lib.tiers import pareto_frontier
+
+    points = query(built, "select * from marts.fct_pareto_frontier")
+    for frontier in ("quality_vs_size", "quality_vs_cost"):
+        rows = points.filter(pl.col("frontier") == frontier).to_dicts()
+        expected = pareto_frontier(rows, maximize=["quality"], minimize=["cost"], id_key="variant")
+        assert expected == {r["variant"] for r in rows if r["is_on_frontier"]}, frontier
