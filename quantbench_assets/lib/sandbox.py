@@ -2,8 +2,9 @@
 
 Each completion runs in its own interpreter process (`python -I -B`) with, in layers:
 
-- resource limits set in the child before exec (`resource.setrlimit`): CPU seconds, address space,
-  file size, number of processes (RLIMIT_NPROC only binds an unprivileged uid, see below);
+- resource limits (`resource.setrlimit`, set by the child's bootstrap before the completion runs:
+  no preexec_fn, which is unsafe in a threaded parent): CPU seconds, address space, file size, number
+  of processes (RLIMIT_NPROC only binds an unprivileged uid, see below);
 - an empty temporary working directory; stdout/stderr go to files beside it (not into this
   process's memory), so printing forever hits the file-size limit;
 - a wall-clock timeout, after which the whole process group is killed;
@@ -23,7 +24,6 @@ The result travels back over a pipe with a per-run nonce, never through the comp
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
@@ -117,6 +117,21 @@ _BOOTSTRAP = r'''
 import errno as _errno, json as _json, os as _os, sys as _sys
 _payload = _json.loads(_sys.stdin.read())
 _nonce = _payload.pop("nonce")
+# Kernel layers, applied here in a fresh single-threaded interpreter before any completion code runs
+# (not in a preexec_fn: that runs Python between fork and exec, unsafe when the parent has threads).
+_applied = []
+if _payload.get("netns"):
+    import ctypes as _ctypes
+    if _ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0:  # CLONE_NEWNET
+        _applied.append("netns")
+if _payload.get("uid") is not None:
+    _os.setgroups([])
+    _os.setgid(_payload["uid"])
+    _os.setuid(_payload["uid"])
+    _applied.append("uid")
+import resource as _resource
+for _name, _value in _payload["rlimits"].items():
+    _resource.setrlimit(getattr(_resource, _name), tuple(_value))
 _root = _os.path.realpath(_os.getcwd())
 _violations = []
 _RESULT_FD = _payload.pop("result_fd")
@@ -124,6 +139,7 @@ _RESULT_FD = _payload.pop("result_fd")
 def _result(**kw):
     kw["nonce"] = _nonce
     kw["violations"] = _violations[:20]
+    kw["applied"] = _applied
     try:
         _os.write(_RESULT_FD, (_json.dumps(kw) + "\n").encode())
     except OSError:
@@ -180,9 +196,9 @@ def _classify(e):
         if isinstance(e, BlockingIOError) and e.errno == _errno.EAGAIN:
             return "resource_limit", "rlimit_nproc"
         if e.errno in (_errno.ENETUNREACH, _errno.EHOSTUNREACH, _errno.EADDRNOTAVAIL) or (
-                e.errno == _errno.ECONNREFUSED and _payload.get("netns")):
+                e.errno == _errno.ECONNREFUSED and "netns" in _applied):
             return "network_blocked", "netns"
-        if e.errno == _errno.EACCES and _payload.get("uid_dropped"):
+        if e.errno in (_errno.EACCES, _errno.EPERM) and "uid" in _applied:
             return "filesystem_blocked", "uid"
     return "exception", None
 
@@ -255,34 +271,18 @@ def sandbox_interpreter(drop_privileges: bool) -> tuple[str, bool]:
     return sys.executable, False
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: preexec_fn only calls into it
-
-
-def _unshare_net() -> bool:
-    try:
-        if hasattr(os, "unshare"):  # Python 3.12+
-            os.unshare(CLONE_NEWNET)  # type: ignore[attr-defined]
-            return True
-        return _LIBC.unshare(CLONE_NEWNET) == 0
-    except OSError:
-        return False
-
-
 def probe_isolation(limits: SandboxLimits = SandboxLimits()) -> dict:
-    """Which kernel layers this machine grants, found by trying them in a throwaway child."""
+    """Which kernel layers this machine grants: the interpreter, whether we drop to a fresh uid, and
+    whether a network namespace can be created (tried in a throwaway interpreter)."""
     python, uid_drop = sandbox_interpreter(limits.drop_privileges)
     netns = False
     if limits.network_namespace:
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - child
-            os.close(r)
-            os.write(w, b"1" if _unshare_net() else b"0")
-            os._exit(0)
-        os.close(w)
-        netns = os.read(r, 1) == b"1"
-        os.close(r)
-        os.waitpid(pid, 0)
+        probe = "import ctypes; print(ctypes.CDLL(None, use_errno=True).unshare(0x40000000))"
+        try:
+            out = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, timeout=30)
+            netns = out.stdout.strip() == "0"
+        except (OSError, subprocess.SubprocessError):
+            netns = False
     return {"python": python, "uid_drop": uid_drop, "netns": netns}
 
 
@@ -324,21 +324,10 @@ def run_tests(code: str, tests: list[str], limits: SandboxLimits = SandboxLimits
     out_path, err_path = outer / "stdout", outer / "stderr"
     r_fd, w_fd = os.pipe()
 
-    def preexec() -> None:  # runs in the child between fork and exec
-        if netns:
-            _unshare_net()
-        if uid_drop:
-            os.setgroups([])
-            os.setgid(run_uid)
-            os.setuid(run_uid)
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.nproc, limits.nproc))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
+    rlimits = {"RLIMIT_CPU": (limits.cpu_s, limits.cpu_s + 1), "RLIMIT_AS": (limits.memory_bytes,) * 2,
+               "RLIMIT_FSIZE": (limits.file_bytes,) * 2, "RLIMIT_NPROC": (limits.nproc,) * 2, "RLIMIT_CORE": (0, 0)}
     payload = json.dumps({"nonce": nonce, "code": code, "tests": list(tests), "audit": limits.audit_hook,
-                          "netns": netns, "uid_dropped": uid_drop, "result_fd": w_fd})
+                          "netns": netns, "uid": run_uid, "rlimits": rlimits, "result_fd": w_fd})
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(work), "TMPDIR": str(work), "PYTHONHASHSEED": "0"}
     t0 = time.perf_counter()
     timed_out = False
@@ -348,7 +337,7 @@ def run_tests(code: str, tests: list[str], limits: SandboxLimits = SandboxLimits
                 os.chown(out_path, run_uid, run_uid)
                 os.chown(err_path, run_uid, run_uid)
             proc = subprocess.Popen([iso["python"], "-I", "-B", "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
-                                    stdout=out_f, stderr=err_f, cwd=work, env=env, preexec_fn=preexec,
+                                    stdout=out_f, stderr=err_f, cwd=work, env=env,
                                     pass_fds=(w_fd,), start_new_session=True, close_fds=True)
         os.close(w_fd)
         w_fd = -1
@@ -401,6 +390,8 @@ def run_tests(code: str, tests: list[str], limits: SandboxLimits = SandboxLimits
         return SandboxResult(False, TIMEOUT, "wall_clock", f"killed after {limits.wall_s:g} s wall clock",
                              tests_passed=(result or {}).get("passed", 0), **base)
     if result is not None:
+        applied = set(result.get("applied", []))
+        base["isolation"] = [x for x in layers if x not in ("netns", "uid") or x in applied]
         kind = result.get("kind")
         return SandboxResult(kind is None and result.get("passed") == total, kind, result.get("blocked_by"),
                              result.get("detail"), tests_passed=int(result.get("passed", 0)), **base)

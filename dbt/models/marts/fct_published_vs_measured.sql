@@ -50,7 +50,7 @@ measured as (
         case when count(*) = 1 then max(scores.ci_high)
              else avg(scores.value) + sqrt(sum(power((scores.ci_high - scores.ci_low) / 2, 2))) / count(*) end as ci_high,
         min(scores.n) as min_n,
-        sum(scores.n) as total_n,
+        sum(scores.n)::bigint as total_n,
         bool_and(scores.is_primary) as all_primary,
         min(shots.min_shots) as min_shots,
         max(shots.max_shots) as max_shots,

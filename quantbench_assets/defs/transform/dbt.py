@@ -3,9 +3,9 @@
 dbt writes the same DuckDB file as the Python assets, so the build runs under the warehouse's
 file lock: a partition being written and a dbt build never collide ("Could not set lock")."""
 
-import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -14,12 +14,19 @@ from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib import paths, warehouse
 
-os.environ.setdefault("DO_NOT_TRACK", "1")
-
+# Set-up prepares the manifest (`dbt parse`); under `dagster dev` it is refreshed on load. Nothing
+# else happens at import: no dbt run, no change to the process environment.
 dbt_project = DbtProject(project_dir=paths.dbt_project_dir(), profiles_dir=paths.dbt_project_dir())
-if not dbt_project.manifest_path.exists():
-    # Set-up prepares the manifest; this covers a checkout where it was deleted (dbt parse, ~5 s).
-    dbt_project.preparer.prepare(dbt_project)
+dbt_project.prepare_if_dev()
+
+PROFILE = """quantbench:
+  target: local
+  outputs:
+    local:
+      type: duckdb
+      path: "{path}"
+      threads: 1
+"""
 
 
 def dbt_executable() -> str:
@@ -43,17 +50,23 @@ class Translator(DagsterDbtTranslator):
     dagster_dbt_translator=Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
 )
 def quantbench_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
-    os.environ["QUANTBENCH_WAREHOUSE"] = str(duckdb.database)
+    # The warehouse file comes from the duckdb resource through a profile written for this run, so the
+    # dbt build and the Python assets always share one file (and no environment variable is changed).
+    profiles = Path(tempfile.mkdtemp(prefix="quantbench-dbt-profile-"))
+    (profiles / "profiles.yml").write_text(PROFILE.format(path=Path(duckdb.database).resolve().as_posix()))
     with warehouse.lock_for(duckdb.database):
         missing = missing_sources(dbt_project.manifest_path, duckdb.database)
-        args = ["build"]
+        args = ["build", "--profiles-dir", str(profiles)]
         if missing:
             # A source whose producing asset has not run yet (e.g. no HTTP-engine study) has no table:
             # skip what is built on it instead of failing the whole build; marts that merely enrich
             # from optional inputs read them through optional_source() and still build.
             context.log.info(f"raw tables not written yet, their dbt descendants are skipped: {missing}")
             args += ["--exclude", " ".join(f"source:{name}+" for name in missing)]
-        yield from dbt.cli(args, context=context).stream()
+        try:
+            yield from dbt.cli(args, context=context).stream()
+        finally:
+            shutil.rmtree(profiles, ignore_errors=True)
 
 
 def missing_sources(manifest_path, database) -> list[str]:
