@@ -3,7 +3,6 @@ output that restates the prompt is a failure, never a source of answer letters (
 
 The base model is the CI model with its `tokenizer.chat_template` key removed (gguf-py: every other
 key and every tensor copied as is), so it runs as fast as the CI model."""
-import json
 from pathlib import Path
 
 import dagster as dg

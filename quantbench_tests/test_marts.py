@@ -75,6 +75,7 @@ def foundation_tables() -> dict[str, pl.DataFrame]:
     ])
     inventory = pl.DataFrame([
         {"variant": v, "model": m, "quant_requested": q, "quant_obtained": "Q3_K" if sha == "b2" else q,
+         "is_quant_fallback": q == "Q2_K" and sha == "b2",
          "main_tensor_type": q, "method": "requantize", "gguf_sha256": sha, "base_sha256": "base",
          "size_bytes": int(params * bpw / 8), "n_parameters": int(params), "bits_per_weight": bpw,
          "architecture": "llama", "context_length": 2048, "has_chat_template": True, "n_tensors": 10,
@@ -241,6 +242,7 @@ def test_baseline_is_f16_if_present_else_q8_0_and_identical_rungs_point_at_each_
     assert sorted(v for v, r in dim.items() if r["is_baseline"]) == ["split-lm__BF16", "tiny-lm__F16", "twin-lm__Q8_0"]
     assert {r["baseline_variant"] for r in dim.values() if r["model"] == "split-lm"} == {"split-lm__BF16"}
     assert (dim["twin-lm__Q3_K_S"]["rung_label"], dim["twin-lm__Q2_K"]["rung_label"]) == ("Q3_K_S = Q2_K (obtained Q3_K)",) * 2
+    assert dim["twin-lm__Q2_K"]["is_quant_fallback"] and not dim["twin-lm__Q3_K_S"]["is_quant_fallback"]
     assert dim["twin-lm__Q2_K"]["identical_to"] == "twin-lm__Q3_K_S"
     assert dim["twin-lm__Q3_K_S"]["identical_to"] == "twin-lm__Q2_K"
     assert (dim["twin-lm__Q2_K"]["is_duplicate_rung"], dim["twin-lm__Q3_K_S"]["is_duplicate_rung"]) == (True, False)

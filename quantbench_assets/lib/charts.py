@@ -172,3 +172,83 @@ def kld_vs_bpw(df: pl.DataFrame, path: Path) -> Path:
     a1.legend(fontsize=8)
     fig.suptitle("Distribution shift vs bits per weight (WikiText-2)")
     return _save(fig, path)
+
+
+# ─── inline previews for the Dagster UI ──────────────────────────────────────────────────────────
+# Dagster 1.13's asset page renders a markdown metadata value in place only when it is shorter than
+# 1,000 characters (MetadataEntry.tsx: `expandSmallValues && mdStr.length < 1000`); longer ones, like
+# a PNG as a data: URI, hide behind "[Show Markdown]". A data: URI image is rendered (raw <img> HTML
+# is dropped), and there is no image metadata type. So each chart also gets a compact SVG preview,
+# drawn from the same frame, that fits in the limit; the full PNG stays one click away.
+
+MD_INLINE_LIMIT = 1000
+SERIES_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+PREVIEWS = {  # chart -> (x, y, log y)
+    "accuracy_vs_size": ("size_mb", "accuracy", False),
+    "speed_vs_size": ("size_mb", "decode_tok_per_s", False),
+    "accuracy_vs_bpw": ("bits_per_weight", "accuracy", False),
+    "kld_vs_bpw": ("bits_per_weight", "kld_mean", True),
+}
+
+
+def _svg_markdown(name: str, svg: str) -> str:
+    from urllib.parse import quote
+
+    return f"![{name}](data:image/svg+xml;utf8,{quote(svg, safe=':/=,.-_;')})"
+
+
+def preview_markdown(name: str, df: pl.DataFrame, limit: int = MD_INLINE_LIMIT) -> str | None:
+    """A markdown image (SVG data: URI) of the chart's lines, one per model, under `limit` characters;
+    None when the chart has no preview or even the smallest one does not fit."""
+    if name == "tier_heatmap":
+        return _heatmap_preview(df, limit)
+    if name not in PREVIEWS:
+        return None
+    x, y, log = PREVIEWS[name]
+    if not {"model", x, y} <= set(df.columns):
+        return None
+    d = df.drop_nulls([x, y])
+    if log:
+        d = d.filter(pl.col(y) > 0).with_columns(pl.col(y).log10())
+    d = d.group_by("model", x).agg(pl.col(y).mean()).sort("model", x)
+    if d.height == 0:
+        return None
+    (x0, x1), (y0, y1) = (d[x].min(), d[x].max()), (d[y].min(), d[y].max())
+    w, h, pad = 240, 120, 8
+
+    def px(v, lo, hi, size, flip=False):
+        f = 0.5 if hi == lo else (v - lo) / (hi - lo)
+        return round(pad + (1 - f if flip else f) * (size - 2 * pad))
+
+    series = [(m[0], list(zip(g[x], g[y]))) for m, g in d.group_by("model", maintain_order=True)]
+    for legend in (True, False):
+        parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}'>"
+                 f"<rect width='{w}' height='{h}' fill='white' stroke='#ccc'/>"]
+        for k, (model, pts) in enumerate(series):
+            c = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+            points = " ".join(f"{px(a, x0, x1, w)},{px(b, y0, y1, h, True)}" for a, b in pts)
+            parts.append(f"<polyline points='{points}' fill='none' stroke='{c}' stroke-width='2'/>")
+            if legend:
+                parts.append(f"<text x='{w - 4}' y='{14 + 12 * k}' font-size='10' text-anchor='end' fill='{c}'>"
+                             f"{model[:18]}</text>")
+        md = _svg_markdown(name, "".join(parts) + "</svg>")
+        if len(md) < limit:
+            return md
+    return None
+
+
+def _heatmap_preview(df: pl.DataFrame, limit: int) -> str | None:
+    if not {"model", "quant", "tier"} <= set(df.columns) or df.height == 0:
+        return None
+    models = sorted(df["model"].unique().to_list())
+    quants = df["quant"].unique(maintain_order=True).to_list()
+    if "size_mb" in df.columns:  # highest precision (largest) first
+        quants = df.group_by("quant").agg(pl.col("size_mb").mean()).sort("size_mb", descending=True)["quant"].to_list()
+    cw, ch = min(40, 240 // max(1, len(quants))), min(24, 120 // max(1, len(models)))
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{cw * len(quants)}' height='{ch * len(models)}'>"]
+    for r in df.iter_rows(named=True):
+        i, j = models.index(r["model"]), quants.index(r["quant"])
+        parts.append(f"<rect x='{j * cw}' y='{i * ch}' width='{cw - 1}' height='{ch - 1}' "
+                     f"fill='{TIER_COLOURS.get(r['tier'], '#9e9e9e')}'/>")
+    md = _svg_markdown("tier_heatmap", "".join(parts) + "</svg>")
+    return md if len(md) < limit else None

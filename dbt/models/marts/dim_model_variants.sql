@@ -47,6 +47,7 @@ labels as (
     select
         this.variant,
         string_agg(other.quant_requested, ' = ' order by other.ladder_position) as same_bytes_label,
+        coalesce(bool_or(other.is_quant_fallback), false) as any_fallback,
     from laddered as this
     inner join laddered as other
         on this.model = other.model and this.gguf_sha256 = other.gguf_sha256
@@ -59,12 +60,15 @@ final as (
         laddered.model,
         laddered.quant_requested,
         laddered.quant_obtained,
-        laddered.quant_requested is distinct from laddered.quant_obtained as is_quant_fallback,
+        laddered.quant_labelled,
+        laddered.quant_mix,
+        -- From the tensors (lib/quant_types.py): the majority type is not the requested type's own.
+        laddered.is_quant_fallback,
         laddered.main_tensor_type,
         -- "Q3_K_S = Q2_K" for byte-identical rungs; "(obtained Q4_0)" where llama.cpp fell back.
         labels.same_bytes_label
-            || case when laddered.quant_requested is distinct from laddered.quant_obtained
-                    then ' (obtained ' || coalesce(laddered.quant_obtained, '?') || ')' else '' end as rung_label,
+            || case when labels.any_fallback then ' (obtained ' || coalesce(laddered.quant_obtained, '?') || ')' else '' end
+            as rung_label,
         laddered.ladder_position,
         -- The baseline is decided once from the catalog's ladder (lib/ladder.py's rule).
         coalesce(laddered.variant = catalog.baseline_variant, false) as is_baseline,

@@ -77,7 +77,9 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
     return inputs
 
 
-@dg.asset(group_name="reports", deps=UPSTREAM, description="The report's five charts as PNG files, shown here.")
+@dg.asset(group_name="reports", deps=UPSTREAM, automation_condition=DOWNSTREAM,
+          description="The report's five charts as PNG files (data/reports/charts/); each is previewed in place "
+                      "here, the full PNG in its `_full` entry.")
 def charts_png(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     out_dir = paths.reports_dir() / "charts"
     marts = read_marts(db_path(duckdb))
@@ -96,8 +98,14 @@ def charts_png(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.
         except charts.NoData as e:
             skipped[name] = str(e)
             continue
+        # Shown in place on the asset page: a compact SVG preview (the UI renders markdown inline only
+        # under 1,000 characters; see lib/charts.py). The full PNG is the "_full" entry, one click away.
+        preview = charts.preview_markdown(name, df)
         b64 = base64.b64encode(path.read_bytes()).decode()
-        metadata[name] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{b64})")
+        full = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{b64})")
+        metadata[name] = dg.MetadataValue.md(preview) if preview else full
+        if preview:
+            metadata[f"{name}_full"] = full
         metadata[f"{name}_path"] = dg.MetadataValue.path(str(path))
     metadata["not_drawn"] = dg.MetadataValue.json(skipped)
     for name, why in skipped.items():
@@ -146,7 +154,7 @@ def _mart_keys(names) -> list[dg.AssetKey]:
 ALL_MARTS = sorted(p.stem for p in (paths.dbt_project_dir() / "models" / "marts").glob("*.sql"))
 
 
-@dg.asset(group_name="reports", deps=_mart_keys(SITE_MARTS),
+@dg.asset(group_name="reports", deps=_mart_keys(SITE_MARTS), automation_condition=DOWNSTREAM,
           description="The results site (data/reports/site/): decision, leaderboard, interactive charts and "
                       "filterable tables; open index.html from disk, no server or network needed.")
 def results_site(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
@@ -168,7 +176,7 @@ def results_site(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     })
 
 
-@dg.asset(group_name="reports", deps=_mart_keys(ALL_MARTS),
+@dg.asset(group_name="reports", deps=_mart_keys(ALL_MARTS), automation_condition=DOWNSTREAM,
           description="Every mart as Parquet plus a dataset card, in the layout of a Hugging Face dataset repo "
                       "(data/reports/dataset/).")
 def dataset_export(duckdb: DuckDBResource) -> dg.MaterializeResult:
