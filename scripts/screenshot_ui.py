@@ -34,7 +34,7 @@ def wait_for(url: str, timeout_s: float) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout_s:.0f}s")
 
 
-def screenshot(url: str, out: Path, chromium: str, width: int = 1600, height: int = 1400, wait_text: str = "") -> None:
+def screenshot(url: str, out: Path, chromium: str, width: int = 1600, height: int = 2000, wait_text: str = "") -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

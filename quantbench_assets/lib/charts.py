@@ -214,7 +214,7 @@ def preview_markdown(name: str, df: pl.DataFrame, limit: int = MD_INLINE_LIMIT) 
     if d.height == 0:
         return None
     (x0, x1), (y0, y1) = (d[x].min(), d[x].max()), (d[y].min(), d[y].max())
-    w, h, pad = 240, 120, 8
+    w, plot_h, pad = 240, 100, 8
 
     def px(v, lo, hi, size, flip=False):
         f = 0.5 if hi == lo else (v - lo) / (hi - lo)
@@ -222,15 +222,20 @@ def preview_markdown(name: str, df: pl.DataFrame, limit: int = MD_INLINE_LIMIT) 
 
     series = [(m[0], list(zip(g[x], g[y]))) for m, g in d.group_by("model", maintain_order=True)]
     for legend in (True, False):
+        h = plot_h + (14 if legend else 0)  # the legend is a strip under the plot, never over a line
         parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}'>"
-                 f"<rect width='{w}' height='{h}' fill='white' stroke='#ccc'/>"]
+                 f"<rect width='{w}' height='{plot_h}' fill='white' stroke='#ccc'/>"]
         for k, (model, pts) in enumerate(series):
             c = SERIES_COLOURS[k % len(SERIES_COLOURS)]
-            points = " ".join(f"{px(a, x0, x1, w)},{px(b, y0, y1, h, True)}" for a, b in pts)
-            parts.append(f"<polyline points='{points}' fill='none' stroke='{c}' stroke-width='2'/>")
+            points = " ".join(f"{px(a, x0, x1, w)},{px(b, y0, y1, plot_h, True)}" for a, b in pts)
+            if len(pts) == 1:  # a lone rung: a dot (a one-point line with round caps)
+                points, width = f"{points} {points}", "6' stroke-linecap='round"
+            else:
+                width = "2"
+            parts.append(f"<polyline points='{points}' fill='none' stroke='{c}' stroke-width='{width}'/>")
             if legend:
-                parts.append(f"<text x='{w - 4}' y='{14 + 12 * k}' font-size='10' text-anchor='end' fill='{c}'>"
-                             f"{model[:18]}</text>")
+                parts.append(f"<text x='{2 + k * w // len(series)}' y='{h - 3}' font-size='10' fill='{c}'>"
+                             f"{model[:40 // len(series) + 4]}</text>")
         md = _svg_markdown(name, "".join(parts) + "</svg>")
         if len(md) < limit:
             return md
@@ -245,10 +250,11 @@ def _heatmap_preview(df: pl.DataFrame, limit: int) -> str | None:
     if "size_mb" in df.columns:  # highest precision (largest) first
         quants = df.group_by("quant").agg(pl.col("size_mb").mean()).sort("size_mb", descending=True)["quant"].to_list()
     cw, ch = min(40, 240 // max(1, len(quants))), min(24, 120 // max(1, len(models)))
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{cw * len(quants)}' height='{ch * len(models)}'>"]
+    # one cell size for all (CSS geometry properties, which Chromium and Firefox honour): fewer characters
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{cw * len(quants)}' height='{ch * len(models)}'>"
+             f"<style>rect{{width:{cw - 1}px;height:{ch - 1}px}}</style>"]
     for r in df.iter_rows(named=True):
         i, j = models.index(r["model"]), quants.index(r["quant"])
-        parts.append(f"<rect x='{j * cw}' y='{i * ch}' width='{cw - 1}' height='{ch - 1}' "
-                     f"fill='{TIER_COLOURS.get(r['tier'], '#9e9e9e')}'/>")
+        parts.append(f"<rect x='{j * cw}' y='{i * ch}' fill='{TIER_COLOURS.get(r['tier'], '#9e9e9e')}'/>")
     md = _svg_markdown("tier_heatmap", "".join(parts) + "</svg>")
     return md if len(md) < limit else None

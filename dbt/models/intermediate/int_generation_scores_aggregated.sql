@@ -13,10 +13,6 @@ with scores as (
     }) }}
 ),
 
-key_metrics as (
-    select * from {{ ref('generation_key_metrics') }}
-),
-
 free_scores as (
     -- the key metric is defined on free decoding (grammar-constrained rows are a separate comparison)
     select * from scores
@@ -33,29 +29,10 @@ variant_tasks as (
     group by variant, task
 ),
 
--- the fixed list each task is judged on: its own seed rows, else the default ('*') rows
-task_components as (
-    select distinct
-        variant_tasks.task,
-        key_metrics.key_metric_component,
-    from variant_tasks
-    inner join key_metrics
-        on key_metrics.task = variant_tasks.task
-        or (key_metrics.task = '*'
-            and not exists (select 1 from key_metrics as own where own.task = variant_tasks.task))
-),
-
+-- the fixed list each task is judged on (its own seed rows, else the '*' defaults): one definition,
+-- shared with the paired comparison (int_generation_pairs)
 component_metrics as (
-    select distinct
-        task_components.task,
-        task_components.key_metric_component,
-        key_metrics.metric,
-    from task_components
-    inner join key_metrics
-        on key_metrics.key_metric_component = task_components.key_metric_component
-        and (key_metrics.task = task_components.task
-            or (key_metrics.task = '*'
-                and not exists (select 1 from key_metrics as own where own.task = task_components.task)))
+    select * from {{ ref('int_generation_task_components') }}
 ),
 
 per_component as (

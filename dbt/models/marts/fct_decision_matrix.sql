@@ -94,6 +94,7 @@ picks as (
         pick.memory_required_bytes,
         pick.fits_on,
         pick.cost_per_million_tokens_usd,
+        pick.cost_null_reason,
     from ranked as pick
     left join ranked as runner_up
         on runner_up.memory_budget_gb = pick.memory_budget_gb
@@ -157,6 +158,7 @@ final as (
         any_value(memory_required_bytes) as memory_required_bytes,
         any_value(fits_on) as fits_on,
         any_value(cost_per_million_tokens_usd) as cost_per_million_tokens_usd,
+        any_value(cost_null_reason) as cost_null_reason,
         any_value(use_case_order) as use_case_order,
     from islands
     group by use_case, island
