@@ -66,8 +66,8 @@ def tick(sensor, instance, cursor: str | None) -> dg.SensorResult | dg.SkipReaso
 
 
 def requested(result) -> dict[str, str]:
-    """{partition key: trigger} of the runs a sensor result asks for."""
-    return {r.partition_key: r.tags[TRIGGER_TAG] for r in (result.run_requests or [])}
+    """{partition key: trigger} of the rung runs a sensor result asks for."""
+    return {r.partition_key: r.tags[TRIGGER_TAG] for r in (result.run_requests or []) if r.partition_key}
 
 
 def added(result, name: str) -> list[str]:
@@ -107,9 +107,12 @@ def test_a_model_added_to_the_catalog_gets_its_partitions_and_one_run_per_rung(i
     assert requested(third) == {"tiny-added__F32": "new_variant", "tiny-added__Q8_0": "new_variant"}
     # Run keys carry the cursor's generation: a tick retried with the same cursor asks for the same keys
     # (Dagster then launches nothing twice), a later change gets new ones.
-    keys = {r.run_key for r in third.run_requests}
+    keys = {r.run_key for r in third.run_requests if r.partition_key}
     assert keys == {"tiny-added__F32@g2", "tiny-added__Q8_0@g2"}
-    assert {r.run_key for r in tick(new_model_sensor, instance, second.cursor).run_requests} == keys
+    assert {r.run_key for r in tick(new_model_sensor, instance, second.cursor).run_requests} == {
+        r.run_key for r in third.run_requests}
+    # the catalog's warehouse copy (baselines, provenance) is refreshed first, once per change
+    assert [r.job_name for r in third.run_requests][0] == "refresh_catalog"
     assert not tick(new_model_sensor, instance, third.cursor).run_requests
 
 
@@ -197,7 +200,7 @@ def test_a_new_revision_of_a_tracked_hub_repo_reevaluates_its_rungs(instance, hu
     moved = tick(new_model_sensor, instance, quiet.cursor)
 
     assert requested(moved) == {"tiny-hub__F32": "hub_revision", "tiny-hub__Q8_0": "hub_revision"}
-    assert {r.tags["quantbench/hub_revision"] for r in moved.run_requests} == {head}
+    assert {r.tags["quantbench/hub_revision"] for r in moved.run_requests if r.partition_key} == {head}
     assert not moved.dynamic_partitions_requests
     [observation] = moved.asset_events
     assert observation.asset_key == dg.AssetKey("model_catalog")
@@ -322,6 +325,7 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
     (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
         def execute(requests, job_selection=None):
+            job_selection = {"refresh_catalog": [dg.AssetKey("model_catalog")], **(job_selection or {})}
             for req in requests:
                 selection = req.asset_selection or job_selection[req.job_name]
                 result = dg.materialize(assets, selection=selection, partition_key=req.partition_key,
@@ -343,7 +347,8 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
         cursor = tick(new_model_sensor, instance, None).cursor  # the catalog's own rungs: not run here
         shutil.copy(smollm_base.path, incoming / "SmolDrop.Q4_1.gguf")
         new = tick(new_model_sensor, instance, cursor)
-        dropped = sorted(r.partition_key for r in new.run_requests)
+        dropped = sorted(r.partition_key for r in new.run_requests if r.partition_key)
+        assert new.run_requests[0].job_name == "refresh_catalog"
         assert dropped == sorted(f"smoldrop.q4-1__{q}" for q in ("F16", "Q8_0", "Q4_K_M", "Q2_K"))
         execute(new.run_requests)
 

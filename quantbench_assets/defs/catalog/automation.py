@@ -10,6 +10,7 @@ Everything starts STOPPED: turned on in a fresh instance, the new-model sensor e
 every catalog model (an hour or more on 2 cores). Turn them on in the UI (Automation) once that is what you want.
 """
 
+import hashlib
 import json
 import os
 
@@ -52,6 +53,11 @@ evaluate_variant_job = dg.define_asset_job(
     description="One rung end to end: build the GGUF and run the study's per-variant assets on it "
                 "(benchmarks, perplexity, speed, memory); the KLD follows once the base logits exist.",
 )
+# model_catalog records each model's baseline and provenance in the warehouse (the statistics and marts
+# read it): a catalog change runs it before the rungs' evaluations.
+catalog_job = dg.define_asset_job(
+    name="refresh_catalog", selection=dg.AssetSelection.assets("model_catalog"),
+    description="Validate the catalog, sync the partitions and record the models in the warehouse.")
 base_logits_job = dg.define_asset_job(
     name="refresh_base_logits", selection=dg.AssetSelection.assets("base_logits"),
     description="The base rung's top-k logits of one model (the reference of every rung's KLD).")
@@ -71,15 +77,17 @@ def _run_request(run: watch.VariantRun, **tags: str) -> dg.RunRequest:
 def _variant_request(run_key: str, variant: str, tags: dict) -> dg.RunRequest:
     study = sensor_study()
     selection = study_selection(study)
-    return dg.RunRequest(run_key=run_key, partition_key=variant, tags={**tags, "quantbench/study": study.name},
+    return dg.RunRequest(run_key=run_key, partition_key=variant, job_name=evaluate_variant_job.name,
+                         tags={**tags, "quantbench/study": study.name},
                          asset_selection=[dg.AssetKey(a) for a in selection],
                          run_config=study.run_config(selection))
 
 
 @dg.sensor(
-    job=evaluate_variant_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+    jobs=[evaluate_variant_job, catalog_job], minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
     description="New or changed catalog entries, GGUFs dropped into the incoming folder, and new revisions "
-                "of tracked hub repos: adds their partitions and evaluates them.",
+                "of tracked hub repos: adds their partitions, records the catalog and evaluates the rungs.",
 )
 def new_model_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
     previous = watch.WatchState.from_json(context.cursor)
@@ -104,6 +112,9 @@ def new_model_sensor(context: dg.SensorEvaluationContext, storage: StorageResour
         partition_requests.append(variants.build_add_request(plan.new_variants))
     revision_of = {m: new for m, (_old, new) in plan.moved_revisions.items()}
     runs = []
+    if plan.runs:  # the warehouse's copy of the catalog first (baselines, provenance), then the rungs
+        key = "model_catalog:" + hashlib.sha256(",".join(sorted(r.run_key for r in plan.runs)).encode()).hexdigest()[:16]
+        runs.append(dg.RunRequest(run_key=key, job_name=catalog_job.name, tags={TRIGGER_TAG: "catalog_changed"}))
     for run in plan.runs:
         model, _quant = parse_variant_key(run.variant)
         extra = {"quantbench/hub_revision": revision_of[model]} if run.reason == watch.HUB_REVISION else {}
