@@ -357,9 +357,9 @@ def print_answer(log_path: Path | None = None) -> None:
         with warehouse.connect(db, read_only=True) as con:
             if warehouse.table_exists(con, "marts", "fct_decision_matrix"):
                 dm = con.execute("select * from marts.fct_decision_matrix").pl()
-    say("the answer (marts.fct_decision_matrix):")
+    say("the answer (marts.fct_decision_matrix; full evidence in the report):")
     for line in answer_lines(dm):
-        say("  " + line)
+        say("  " + (line if len(line) <= 240 else line[:239] + "…"))
     reports = paths.reports_dir()
     say("where to look:")
     say(f"  report     {reports / 'report.md'}")

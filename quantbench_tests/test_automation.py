@@ -341,7 +341,11 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
                                                        cursor=cursor)
             return result, [k for k in keys if result.get_num_requested(k)]
 
-        first, requested = automation_tick(None)  # the automation sensor was already ticking before the drop
+        # Set-up, before the drop: a warehouse that has been built once (seeds; what the demo or any earlier
+        # run leaves), and the automation sensor already ticking.
+        assert dg.materialize(assets, selection=dg.AssetSelection.groups("warehouse"), instance=instance,
+                              resources=resources, raise_on_error=False).success
+        first, requested = automation_tick(None)
         assert not requested
         auto_cursor = first.cursor
         cursor = tick(new_model_sensor, instance, None).cursor  # the catalog's own rungs: not run here

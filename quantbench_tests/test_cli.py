@@ -128,7 +128,7 @@ def test_quiet_to_sends_fd_level_output_to_the_log_and_keeps_the_terminal_for_pr
 
 
 @pytest.mark.timeout(900)
-def test_a_tiny_real_run_prints_a_few_lines_and_sends_native_logs_to_the_log_file(qb_env, smollm_rung):
+def test_a_tiny_real_run_prints_a_few_lines_and_sends_dagster_logs_to_the_log_file(qb_env, smollm_rung):
     """Two rungs of the CI model, 3 items, through Dagster, dbt and the reports."""
     smollm_rung("F16"), smollm_rung("Q8_0")  # built once per machine (shared store), not timed here
     env = {**os.environ, "QUANTBENCH_WAREHOUSE": str(qb_env / "warehouse.duckdb"),
@@ -143,6 +143,8 @@ def test_a_tiny_real_run_prints_a_few_lines_and_sends_native_logs_to_the_log_fil
     assert len(out) < 45, "\n".join(out)
     assert not [line for line in out if "llama_model_loader" in line or "DEBUG" in line]
     text = log.read_text()
-    assert "llama_model_loader" in text or "llama_" in text  # llama.cpp's own output went to the log
+    # Dagster's event log went to the file, with the progress lines beside it (fd-level capture of
+    # llama.cpp's C output is shown by the quiet_to test above: cached rungs print nothing here)
+    assert " - dagster - INFO - " in text and "[ 1/" in text
     assert any("the answer" in line for line in out) and any(str(log) in line for line in out)
     assert any("ETA" in line for line in out)

@@ -364,7 +364,8 @@ def build_report(marts: dict[str, pl.DataFrame | None], charts: dict[str, str], 
         if nc:
             lim.append(f"- {len(nc)} comparison(s) are not comparable (e.g. {nc[0].get('verdict_reason') or 'different items'}).")
     if dm is not None and "speed_flag" in dm.columns and dm["speed_flag"].drop_nulls().len():
-        lim.append("- Speed is doubtful where flagged: " + "; ".join(sorted(set(dm["speed_flag"].drop_nulls().to_list()))[:3]) + ".")
+        flags = sorted(set(dm["speed_flag"].drop_nulls().to_list()))
+        lim.append(f"- Speed is doubtful in {len(flags)} recommendation(s), e.g.: {flags[0]}")
     lim += [
         f"- KLD is top-k (256 tokens per position), a lower bound on full-vocabulary KL; the cliff threshold "
         f"{KLD_WORSE} nats is a convention, not a test.",

@@ -62,7 +62,7 @@ def quantbench_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckd
             # skip what is built on it instead of failing the whole build; marts that merely enrich
             # from optional inputs read them through optional_source() and still build.
             context.log.info(f"raw tables not written yet, their dbt descendants are skipped: {missing}")
-            args += ["--exclude", " ".join(f"source:{name}+" for name in missing)]
+            args += ["--exclude", " ".join(exclusions(dbt_project.manifest_path, missing))]
         try:
             yield from dbt.cli(args, context=context).stream()
         finally:
@@ -84,6 +84,31 @@ def missing_sources(manifest_path, database) -> list[str]:
         con.close()
     return sorted(f"{s['source_name']}.{s['name']}" for s in sources
                   if (s["schema"], s.get("identifier") or s["name"]) not in present)
+
+
+def exclusions(manifest_path, missing: list[str]) -> list[str]:
+    """dbt selectors to skip for absent sources: each source's own tests, and the descendants of the
+    models that read it with a plain source() — not those that read it through optional_source(),
+    which build without it (a study that runs no generation tasks still gets its decision marts)."""
+    import json
+    import re
+
+    manifest = json.loads(Path(manifest_path).read_text())
+    by_name = {f"{s['source_name']}.{s['name']}": uid for uid, s in manifest["sources"].items()}
+    out = []
+    for name in missing:
+        uid = by_name.get(name)
+        out.append(f"source:{name}")
+        source_name, table = name.split(".", 1)
+        plain = re.compile(r"(?<!optional_)source\(\s*['\"]" + re.escape(source_name) + r"['\"]\s*,\s*['\"]"
+                           + re.escape(table) + r"['\"]")
+        for child in manifest.get("child_map", {}).get(uid, []):
+            node = manifest["nodes"].get(child)
+            if node is None or node.get("resource_type") == "test":
+                continue
+            if plain.search(node.get("raw_code") or ""):
+                out.append(f"{node['name']}+")
+    return out
 
 
 @dg.definitions
