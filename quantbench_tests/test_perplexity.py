@@ -71,6 +71,10 @@ def test_the_top_token_column_is_the_token_argmax_picks_even_on_ties():
     assert ids[:, 0].tolist() == logits.argmax(axis=1).tolist() == [1, 0]
 
 
+# ─── the real CI model ────────────────────────────────────────────────────────────────────────
+
+
+@pytest.fixture(scope="module")
 def engines(smollm_rung):
     opened = {q: LlamaCppEngine(smollm_rung(q).stored.path, SETTINGS) for q in ("F16", "Q8_0", "Q2_K")}
     yield opened
