@@ -37,8 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quantbench_assets.lib import paths  # noqa: E402
-from quantbench_assets.lib import perplexity as ppl  # noqa: E402
+from quantbench_assets.lib.core import paths  # noqa: E402
+from quantbench_assets.lib.measure import perplexity as ppl  # noqa: E402
 
 LLAMA_CPP_PYTHON = "0.3.36"
 BUILD = ROOT / "benchmarks" / ".build"
@@ -77,11 +77,11 @@ def ensure_binary() -> Path:
 
 def default_gguf(quant: str) -> Path:
     """The CI model's rung from the artifact store (built there by gguf_variant or the tests)."""
-    from quantbench_assets.lib.acquire import acquire_base
-    from quantbench_assets.lib.catalog import load_catalog, variant_key
-    from quantbench_assets.lib.quantize import build_rung
-    from quantbench_assets.lib.store import ArtifactStore
-    from quantbench_assets.lib.variants import read_manifest
+    from quantbench_assets.lib.catalog.acquire import acquire_base
+    from quantbench_assets.lib.catalog.entries import load_catalog, variant_key
+    from quantbench_assets.lib.gguf.quantize import build_rung
+    from quantbench_assets.lib.core.store import ArtifactStore
+    from quantbench_assets.lib.gguf.rungs import read_manifest
 
     store = ArtifactStore(paths.artifacts_dir())
     try:
@@ -123,7 +123,7 @@ def theirs(binary: Path, gguf: Path, corpus: Path, n_ctx: int, windows: int, thr
 
 
 def ours(gguf: Path, corpus: Path, n_ctx: int, windows: int, threads: int) -> dict:
-    from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
+    from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
 
     t0 = time.perf_counter()
     with LlamaCppEngine(gguf, EngineSettings(n_ctx=n_ctx, n_batch=n_ctx, logits_all=True, n_threads=threads)) as eng:

@@ -5,7 +5,7 @@ Paths compared (each item scored from scratch: a fresh sample cache per run):
   quantbench loglikelihood      one request per choice, in process, KV prefix reuse
   quantbench letter_logits      one forward pass per item, next-token logprobs of " A".." D"
   quantbench generate_rescore   TR125's greedy generation (16 tokens, chat template) + letter extraction
-  lm-eval → quantbench bridge   lm-eval's own task code on the same engine (lib/lmeval_bridge.py)
+  lm-eval → quantbench bridge   lm-eval's own task code on the same engine (lib/tasks/lmeval.py)
   lm-eval --model gguf          lm-eval 0.4.13's gguf backend posting echo+logprobs completions to
                                 `python -m llama_cpp.server` on 127.0.0.1 (FACTS.md: 1-4 s per request)
 
@@ -46,7 +46,7 @@ def serve(model: str, threads: int, port: int, n_ctx: int) -> None:
     """llama-cpp-python's server (its own __main__), with extra buffer types off before the model loads."""
     from llama_cpp.server.__main__ import main
 
-    from quantbench_assets.lib import engine
+    from quantbench_assets.lib.engines import llama as engine
 
     # the engine's switch for Llama()'s defaults (named model_params, formerly _model_params)
     params = getattr(engine, "model_params", None) or getattr(engine, "_model_params")
@@ -65,23 +65,23 @@ def machine() -> str:
 
 
 def load_tasks(n_mmlu: int, n_arc: int):
-    from quantbench_assets.lib.tasks import load_task
+    from quantbench_assets.lib.tasks.benchmarks import load_task
 
     return [load_task("mmlu", "demo", n_mmlu), load_task("arc_challenge", "demo", n_arc)]
 
 
 def doc_indices(task) -> list[int]:
     """Row numbers of the task's items in the dataset as lm-eval's json loader reads it (files sorted)."""
-    from quantbench_assets.lib.tasks import load_all_items
+    from quantbench_assets.lib.tasks.benchmarks import load_all_items
 
     index = {it.item_id: i for i, it in enumerate(load_all_items(task.spec))}
     return [index[it.item_id] for it in task.items]
 
 
 def bench_quantbench(gguf: Path, sha256: str, threads: int, tasks) -> tuple[list[dict], str]:
-    from quantbench_assets.lib.cache import SampleCache
-    from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-    from quantbench_assets.lib.scorers import run_scorer, score_samples
+    from quantbench_assets.lib.core.cache import SampleCache
+    from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+    from quantbench_assets.lib.scoring.scorers import run_scorer, score_samples
 
     out = []
     with LlamaCppEngine(gguf, EngineSettings(n_threads=threads, logits_all=True)) as engine, \
@@ -106,7 +106,7 @@ def bench_quantbench(gguf: Path, sha256: str, threads: int, tasks) -> tuple[list
 def bench_lm_eval(task, label: str, engine=None, base_url: str | None = None) -> dict:
     import lm_eval
 
-    from quantbench_assets.lib.lmeval_bridge import QuantbenchLM, local_tasks, task_manager
+    from quantbench_assets.lib.tasks.lmeval import QuantbenchLM, local_tasks, task_manager
 
     name = LM_EVAL_TASK[task.name]
     if engine is not None:
@@ -193,9 +193,9 @@ def main() -> None:
         serve(args.serve, args.threads, args.port, 2048)
         return
 
-    from quantbench_assets.lib import paths
-    from quantbench_assets.lib.store import ArtifactStore
-    from quantbench_assets.lib.variants import read_manifest
+    from quantbench_assets.lib.core import paths
+    from quantbench_assets.lib.core.store import ArtifactStore
+    from quantbench_assets.lib.gguf.rungs import read_manifest
 
     manifest = read_manifest(ArtifactStore(paths.artifacts_dir()), args.variant)
     gguf = Path(manifest["path"])

@@ -112,8 +112,8 @@ def run_llama_bench(binary: Path, gguf: str, threads: int, n_prompt: int, n_gen:
 
 def run_quantbench(gguf: str, threads: int, n_prompt: int, n_gen: int, reps: int, warmup: int,
                    n_batch: int, use_mmap: bool):
-    from quantbench_assets.lib.engine import EngineSettings
-    from quantbench_assets.lib.speed import BenchSpec, bench_gguf
+    from quantbench_assets.lib.engines.llama import EngineSettings
+    from quantbench_assets.lib.measure.speed import BenchSpec, bench_gguf
 
     settings = EngineSettings(n_threads=threads, n_batch=n_batch, use_mmap=use_mmap)  # n_ctx: per test, as llama-bench
     result = bench_gguf(gguf, settings, BenchSpec(n_prompt=n_prompt, n_gen=n_gen, reps=reps, warmup=warmup))
@@ -179,10 +179,10 @@ def main() -> int:
     if args.build_only:
         return 0
 
-    from quantbench_assets.lib import paths
-    from quantbench_assets.lib.hardware import capture_hardware
-    from quantbench_assets.lib.store import ArtifactStore
-    from quantbench_assets.lib.variants import read_manifest
+    from quantbench_assets.lib.core import paths
+    from quantbench_assets.lib.measure.hardware import capture_hardware
+    from quantbench_assets.lib.core.store import ArtifactStore
+    from quantbench_assets.lib.gguf.rungs import read_manifest
 
     targets: list[tuple[str, str]] = [tuple(g.split("=", 1)) if "=" in g else (Path(g).name, g) for g in (args.gguf or [])]
     if not targets and not args.gguf:

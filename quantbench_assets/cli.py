@@ -6,7 +6,7 @@
     python -m quantbench_assets.cli answer               # print the per-budget recommendations again
     python -m quantbench_assets.cli table                # print the accuracy mart and the leaderboard
 
-Studies (lib/study.py):
+Studies (lib/core/study.py):
   demo   SmolLM2-135M (F16, Q8_0, Q4_K_M, Q2_K) and Qwen2.5-Coder-1.5B (source Q4_K_M, Q3_K_M, Q2_K):
          ARC-Easy by loglikelihood, KL divergence vs the base rung, perplexity, speed, memory.
   tr125  TR125's study: MMLU + ARC-Challenge by generation, five generation tasks, PPL/KLD, speed, memory
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from quantbench_assets.lib import paths
+from quantbench_assets.lib.core import paths
 
 DEFAULT_HOME = paths.PROJECT_ROOT / ".dagster_home"
 INSTANCE_YAML = """# quantbench's Dagster instance. Writers of the DuckDB file share the pool "warehouse" (limit 1);
@@ -144,7 +144,7 @@ def _int_at_least(low: int):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from quantbench_assets.lib.study import SIZES, STUDIES
+    from quantbench_assets.lib.core.study import SIZES, STUDIES
 
     ap = argparse.ArgumentParser(prog="quantbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -174,15 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
 def plan_study(args):
     """The study with the command line's overrides, validated against the catalog (no Dagster, no
     warehouse). Raises StudyError with every problem found."""
-    from quantbench_assets.lib.catalog import CatalogError, load_catalog
-    from quantbench_assets.lib.study import ModelPlan, StudyError, get_study
+    from quantbench_assets.lib.catalog.entries import CatalogError, load_catalog
+    from quantbench_assets.lib.core.study import ModelPlan, StudyError, get_study
 
     study = get_study(args.study)
     try:
         catalog = load_catalog(paths.catalog_path(), paths.incoming_dir())
     except CatalogError as e:
         raise StudyError(str(e)) from None
-    from quantbench_assets.lib.ladder import baseline_quant
+    from quantbench_assets.lib.gguf.ladder import baseline_quant
 
     known = {m.name for m in catalog.models}
     plans = {p.model: p for p in study.models}
@@ -195,7 +195,7 @@ def plan_study(args):
     else:
         chosen = list(study.models)
     if args.quant:
-        from quantbench_assets.lib.catalog import KNOWN_QUANTS
+        from quantbench_assets.lib.catalog.entries import KNOWN_QUANTS
 
         bad = [q for q in args.quant if q not in KNOWN_QUANTS]
         if bad:
@@ -247,7 +247,7 @@ def _weights(study, catalog) -> dict:
 def run(study, catalog, skip_dbt: bool = False) -> int:
     import dagster as dg
 
-    from quantbench_assets.lib.progress import Steps
+    from quantbench_assets.lib.core.progress import Steps
 
     t_start = time.time()
     materialize, present = _materializer()
@@ -348,8 +348,8 @@ def rebuild_reports() -> int:
 
 def print_answer(log_path: Path | None = None) -> None:
     """The per-budget recommendations (marts.fct_decision_matrix) and where to look."""
-    from quantbench_assets.lib import warehouse
-    from quantbench_assets.lib.report import answer_lines
+    from quantbench_assets.lib.core import warehouse
+    from quantbench_assets.lib.reporting.report import answer_lines
 
     db = paths.warehouse_path()
     dm = None
@@ -376,7 +376,7 @@ def print_answer(log_path: Path | None = None) -> None:
 def print_table() -> None:
     import polars as pl
 
-    from quantbench_assets.lib import warehouse
+    from quantbench_assets.lib.core import warehouse
 
     db = paths.warehouse_path()
     if not db.exists():
@@ -408,7 +408,7 @@ def print_table() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from quantbench_assets.lib.study import StudyError
+    from quantbench_assets.lib.core.study import StudyError
 
     ap = build_parser()
     args = ap.parse_args(argv)  # exits 2 on a malformed option

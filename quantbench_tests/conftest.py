@@ -10,11 +10,11 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NLTK_DATA", str(Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "nltk_data"))
 
-from quantbench_assets.lib import paths  # noqa: E402
-from quantbench_assets.lib.acquire import acquire_base  # noqa: E402
-from quantbench_assets.lib.catalog import load_catalog  # noqa: E402
-from quantbench_assets.lib.quantize import build_rung  # noqa: E402
-from quantbench_assets.lib.store import ArtifactStore  # noqa: E402
+from quantbench_assets.lib.core import paths  # noqa: E402
+from quantbench_assets.lib.catalog.acquire import acquire_base  # noqa: E402
+from quantbench_assets.lib.catalog.entries import load_catalog  # noqa: E402
+from quantbench_assets.lib.gguf.quantize import build_rung  # noqa: E402
+from quantbench_assets.lib.core.store import ArtifactStore  # noqa: E402
 
 CI_MODEL = "smollm2-135m-instruct"
 

@@ -400,7 +400,7 @@ def point_huggingface_hub_at(endpoint: str, home: Path, monkeypatch) -> None:
     huggingface_hub reads its environment once, at import, into `huggingface_hub.constants` (ENDPOINT,
     HUGGINGFACE_CO_URL_TEMPLATE, HF_HUB_OFFLINE, timeouts, cache and token paths). The supported way to
     change the endpoint afterwards is the `endpoint=` argument (HfApi(endpoint=...), hf_hub_download(
-    endpoint=...)); quantbench_assets.lib.hub uses it. Code that relies on HF_ENDPOINT alone (acquire.py's
+    endpoint=...)); quantbench_assets.lib.catalog.hub uses it. Code that relies on HF_ENDPOINT alone (acquire.py's
     hf_hub_download call today) only sees a value set before import, and the server's port is known only
     once it runs. So: set the environment (for subprocesses and anything reading it at call time), then
     re-derive the constants module from that environment exactly as an import would, and patch the values

@@ -25,10 +25,10 @@ from quantbench_assets.defs.catalog.automation import (
     weekly_reevaluation,
 )
 from quantbench_assets.defs.resources import StorageResource
-from quantbench_assets.lib import paths
-from quantbench_assets.lib.catalog import load_catalog
-from quantbench_assets.lib.engine import engine_build_string
-from quantbench_assets.lib.study import DEMO, PER_VARIANT_ASSETS
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.catalog.entries import load_catalog
+from quantbench_assets.lib.engines.llama import engine_build_string
+from quantbench_assets.lib.core.study import DEMO, PER_VARIANT_ASSETS
 from quantbench_tests.hubserver import HubServer, point_huggingface_hub_at
 from quantbench_tests.test_hub import sha256_of, write_tiny_gguf
 
@@ -262,7 +262,7 @@ def test_definitions_load_with_the_sensors_the_schedule_and_the_evaluation_job(d
     # the job can run every per-variant asset but the KLD (which waits for the base logits) ...
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
         "gguf_variant", *(a for a in PER_VARIANT_ASSETS if a != "distribution_shift")}
-    # ... and a request runs the study's own: the same list the CLI runs (lib/study.py)
+    # ... and a request runs the study's own: the same list the CLI runs (lib/core/study.py)
     request = _variant_request("k", "smollm2-135m-instruct__Q8_0", {})
     assert {k.to_user_string() for k in request.asset_selection} == {"gguf_variant", *DEMO.assets} - {"distribution_shift"}
     assert request.run_config == DEMO.run_config(study_selection(DEMO))
@@ -307,7 +307,7 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
         definitions, smollm_base, tmp_path, monkeypatch):
     """No CLI, no manual materialization choice: the sensors decide every run; the test executes what they
     request, as the daemon would, on the CI study (the demo's assets, 4 items per task)."""
-    from quantbench_assets.lib.report import table_widths
+    from quantbench_assets.lib.reporting.report import table_widths
 
     monkeypatch.setenv(STUDY_ENV, "ci")
     monkeypatch.setenv("QUANTBENCH_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))

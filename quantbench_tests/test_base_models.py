@@ -11,14 +11,14 @@ import pytest
 import yaml
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.lib import paths
-from quantbench_assets.lib.cache import SampleCache
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-from quantbench_assets.lib.evaluate import run_mc_generation, score_mc_generation
-from quantbench_assets.lib.gguf_info import read_gguf
-from quantbench_assets.lib.mc import restatement
-from quantbench_assets.lib.scorers import run_scorer, score_samples
-from quantbench_assets.lib.tasks import load_task
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core.cache import SampleCache
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+from quantbench_assets.lib.scoring.tr125 import run_mc_generation, score_mc_generation
+from quantbench_assets.lib.gguf.info import read_gguf
+from quantbench_assets.lib.scoring.mc import restatement
+from quantbench_assets.lib.scoring.scorers import run_scorer, score_samples
+from quantbench_assets.lib.tasks.benchmarks import load_task
 
 BASE_MODEL = "smollm2-135m-notemplate"
 GEN_TOKENS = 8

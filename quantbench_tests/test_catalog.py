@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from quantbench_assets.lib.catalog import (
+from quantbench_assets.lib.catalog.entries import (
     CatalogError, load_catalog, parse_variant_key, variant_key,
 )
 

@@ -11,10 +11,10 @@ import time
 import pytest
 
 from quantbench_assets import cli
-from quantbench_assets.lib import paths
-from quantbench_assets.lib.catalog import load_catalog
-from quantbench_assets.lib.progress import Steps
-from quantbench_assets.lib.study import DEMO, STUDIES, TR125, StudyError, plan_baseline_runs
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.catalog.entries import load_catalog
+from quantbench_assets.lib.core.progress import Steps
+from quantbench_assets.lib.core.study import DEMO, STUDIES, TR125, StudyError, plan_baseline_runs
 
 
 @pytest.mark.parametrize("argv, says", [

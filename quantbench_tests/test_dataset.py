@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from quantbench_assets.lib import dataset
+from quantbench_assets.lib.reporting import dataset
 from quantbench_tests.test_site import site_warehouse  # noqa: F401  (the module-scoped fixture)
 
 

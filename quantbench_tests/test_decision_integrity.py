@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.defs.resources import StorageResource
 from quantbench_assets.definitions import defs as load_defs
-from quantbench_assets.lib import paths
+from quantbench_assets.lib.core import paths
 
 MODEL = "smollm2-135m-instruct"
 

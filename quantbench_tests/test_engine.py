@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine, log_softmax
-from quantbench_assets.lib.mc import extract_letter, raw_letter
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, log_softmax
+from quantbench_assets.lib.scoring.mc import extract_letter, raw_letter
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,9 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.lib import external_results as ext
-from quantbench_assets.lib import paths, warehouse
+from quantbench_assets.lib.measure import external as ext
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core import warehouse
 
 KEY = "smollm2-135m-instruct__Q8_0"
 SPEED = {"reps": 2, "warmup": 1, "n_prompt": 32, "n_gen": 8}
@@ -54,11 +55,11 @@ def _dbt(db: Path, target: Path, *select: str) -> subprocess.CompletedProcess:
 def pipeline(smollm_rung, tmp_path_factory):
     """external_results (opted in), then this machine's catalog, hardware and speed run, then dbt."""
     from quantbench_assets.defs.catalog.assets import model_catalog
-    from quantbench_assets.defs.evaluation.external import external_results
-    from quantbench_assets.defs.evaluation.speed import hardware_profile, speed_runs
+    from quantbench_assets.defs.measure.external import external_results
+    from quantbench_assets.defs.measure.speed import hardware_profile, speed_runs
     from quantbench_assets.defs.resources import EngineResource, StorageResource
-    from quantbench_assets.lib.store import ArtifactStore
-    from quantbench_assets.lib.variants import write_manifest
+    from quantbench_assets.lib.core.store import ArtifactStore
+    from quantbench_assets.lib.gguf.rungs import write_manifest
 
     tmp = tmp_path_factory.mktemp("external")
     q8 = smollm_rung("Q8_0")
@@ -144,7 +145,7 @@ def test_overlapping_speed_spreads_are_flagged_by_the_sql_the_pipeline_runs(pipe
 
 
 def test_not_opting_in_loads_nothing_and_removes_earlier_external_rows(pipeline, monkeypatch):
-    from quantbench_assets.defs.evaluation.external import external_results
+    from quantbench_assets.defs.measure.external import external_results
 
     db = pipeline["tmp"] / "copy.duckdb"
     shutil.copy(pipeline["db"], db)
@@ -158,8 +159,8 @@ def test_not_opting_in_loads_nothing_and_removes_earlier_external_rows(pipeline,
 
 def test_a_run_under_load_is_repeated_once_then_marked(smollm_rung):
     """A busy neighbour process (one core of this 2-core machine) during the speed run."""
-    from quantbench_assets.lib.engine import EngineSettings
-    from quantbench_assets.lib.speed import BenchSpec, measure_speed
+    from quantbench_assets.lib.engines.llama import EngineSettings
+    from quantbench_assets.lib.measure.speed import BenchSpec, measure_speed
 
     q8 = smollm_rung("Q8_0")
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]

@@ -2,11 +2,11 @@
 tasks run free and grammar-constrained side by side."""
 import pytest
 
-from quantbench_assets.lib.cache import SampleCache
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-from quantbench_assets.lib.generation_eval import run_generation, score_generation, summarize
-from quantbench_assets.lib.gentasks import load_e2e_task, load_generation_task
-from quantbench_assets.lib.genmetrics import MetricModels
+from quantbench_assets.lib.core.cache import SampleCache
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+from quantbench_assets.lib.scoring.generation import run_generation, score_generation, summarize
+from quantbench_assets.lib.tasks.generation import load_e2e_task, load_generation_task
+from quantbench_assets.lib.scoring.metrics import MetricModels
 
 
 @pytest.fixture(scope="module")

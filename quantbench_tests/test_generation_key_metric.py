@@ -13,7 +13,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from quantbench_assets.lib import paths, warehouse
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core import warehouse
 
 
 def _rows(variant: str, values: dict[str, list[float]], task: str = "summarization") -> list[dict]:

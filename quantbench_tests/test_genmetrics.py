@@ -12,8 +12,8 @@ import json  # noqa: E402
 
 import pytest  # noqa: E402
 
-from quantbench_assets.lib import genmetrics as gm  # noqa: E402
-from quantbench_assets.lib.genmetrics import MetricValue  # noqa: E402
+from quantbench_assets.lib.scoring import metrics as gm  # noqa: E402
+from quantbench_assets.lib.scoring.metrics import MetricValue  # noqa: E402
 
 E2E_SCHEMA = json.loads((_ROOT / "data" / "generation" / "e2e_schema.json").read_text(encoding="utf-8"))
 MR = ("name[The Eagle], eatType[coffee shop], food[French], priceRange[moderate], customer rating[3 out of 5], "

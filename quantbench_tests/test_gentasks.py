@@ -14,8 +14,8 @@ import string  # noqa: E402
 import pytest  # noqa: E402
 from jsonschema import Draft202012Validator  # noqa: E402
 
-from quantbench_assets.lib import genmetrics as gm  # noqa: E402
-from quantbench_assets.lib import gentasks as gt  # noqa: E402
+from quantbench_assets.lib.scoring import metrics as gm  # noqa: E402
+from quantbench_assets.lib.tasks import generation as gt  # noqa: E402
 
 COUNTS = {"summarization": 50, "qa": 50, "code_generation": 50, "creative_writing": 50, "classification": 50,
           "product_descriptions": 20}
@@ -122,7 +122,7 @@ def test_schema_to_gbnf_is_accepted_by_llama_cpp():
         import llama_cpp
     except ImportError as e:
         pytest.skip(f"llama-cpp-python not importable ({e}): cannot check the GBNF grammar")
-    from quantbench_assets.lib.json_grammar import schema_grammar, schema_to_gbnf, validate_gbnf
+    from quantbench_assets.lib.engines.json_grammar import schema_grammar, schema_to_gbnf, validate_gbnf
 
     grammar = schema_to_gbnf(gt.load_e2e_schema())
     assert "root ::=" in grammar and '"\\"description\\""' in grammar

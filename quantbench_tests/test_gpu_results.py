@@ -1,5 +1,5 @@
 """The H100 results committed under data/gpu_results/ load into the warehouse through the opt-in
-external_results asset (lib/external_results.py), into raw.external_* tables of their own, in the
+external_results asset (lib/measure/external.py), into raw.external_* tables of their own, in the
 shapes the dbt models read, labelled with machine and date. No GPU needed: the files are data; the
 device run that made them is described in their README."""
 from __future__ import annotations
@@ -15,7 +15,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from quantbench_assets.lib import external_results, paths, warehouse
+from quantbench_assets.lib.measure import external as external_results
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core import warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = sorted((ROOT / "data" / "gpu_results").glob("*/*.json"))

@@ -14,19 +14,19 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.defs.evaluation.equivalence import backend_equivalence
+from quantbench_assets.defs.measure.equivalence import backend_equivalence
 from quantbench_assets.defs.resources import EngineResource, StorageResource
-from quantbench_assets.lib.cache import SampleCache
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-from quantbench_assets.lib.engines import open_engine
-from quantbench_assets.lib.engines_http import NS_PER_MS, HttpEngineError, OllamaEngine
-from quantbench_assets.lib.equivalence import METRICS, run_study
-from quantbench_assets.lib.evaluate import run_mc_generation, score_mc_generation
-from quantbench_assets.lib.serve import LlamaCppServer, ServerStartError
-from quantbench_assets.lib.store import ArtifactStore
-from quantbench_assets.lib.tasks import load_task
-from quantbench_assets.lib.variants import provenance, write_manifest
-from quantbench_assets.lib.warehouse import read_query, write_partition
+from quantbench_assets.lib.core.cache import SampleCache
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+from quantbench_assets.lib.engines.registry import open_engine
+from quantbench_assets.lib.engines.http import NS_PER_MS, HttpEngineError, OllamaEngine
+from quantbench_assets.lib.measure.equivalence import METRICS, run_study
+from quantbench_assets.lib.scoring.tr125 import run_mc_generation, score_mc_generation
+from quantbench_assets.lib.engines.server import LlamaCppServer, ServerStartError
+from quantbench_assets.lib.core.store import ArtifactStore
+from quantbench_assets.lib.tasks.benchmarks import load_task
+from quantbench_assets.lib.gguf.rungs import provenance, write_manifest
+from quantbench_assets.lib.core.warehouse import read_query, write_partition
 from quantbench_tests.ollama_replay import (EVAL_NS_PER_TOKEN, LOAD_NS, OllamaReplay, PLACEHOLDER_VERSION,
                                             ReplayModel)
 

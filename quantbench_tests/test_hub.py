@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quantbench_assets.lib.acquire import AcquireError, acquire_base
-from quantbench_assets.lib.catalog import HfSource, ModelEntry
-from quantbench_assets.lib.gguf_info import read_gguf
-from quantbench_assets.lib.hub import HubError, current_revision
-from quantbench_assets.lib.store import ArtifactStore, ChecksumError
+from quantbench_assets.lib.catalog.acquire import AcquireError, acquire_base
+from quantbench_assets.lib.catalog.entries import HfSource, ModelEntry
+from quantbench_assets.lib.gguf.info import read_gguf
+from quantbench_assets.lib.catalog.hub import HubError, current_revision
+from quantbench_assets.lib.core.store import ArtifactStore, ChecksumError
 from quantbench_tests.hubserver import HubServer, point_huggingface_hub_at, refresh_huggingface_hub_constants
 
 REPO = "quantbench-test/tiny-llama-gguf"

@@ -1,4 +1,4 @@
-"""The one baseline rule (lib/ladder.py) and the precision order of quant types.
+"""The one baseline rule (lib/gguf/ladder.py) and the precision order of quant types.
 
 Moved here from test_tiers.py, test_perplexity.py and test_speed_memory_cost.py, where three
 different baseline rules were tested; their assertions hold for the one rule, except where the
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from quantbench_assets.lib import ladder
-from quantbench_assets.lib.catalog import load_catalog
+from quantbench_assets.lib.gguf import ladder
+from quantbench_assets.lib.catalog.entries import load_catalog
 
 
 def test_f16_is_the_baseline_when_present():

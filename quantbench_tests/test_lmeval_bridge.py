@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from quantbench_assets.lib import paths
-from quantbench_assets.lib.cache import SampleCache
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine, log_softmax
-from quantbench_assets.lib.lmeval_bridge import QuantbenchLM, local_tasks, task_manager
-from quantbench_assets.lib.scorers import cloze_request, mc2_score, run_scorer, score_samples
-from quantbench_assets.lib.tasks import hellaswag_preprocess, load_all_items, load_task
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core.cache import SampleCache
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, log_softmax
+from quantbench_assets.lib.tasks.lmeval import QuantbenchLM, local_tasks, task_manager
+from quantbench_assets.lib.scoring.scorers import cloze_request, mc2_score, run_scorer, score_samples
+from quantbench_assets.lib.tasks.benchmarks import hellaswag_preprocess, load_all_items, load_task
 
 N_ITEMS = 6
 

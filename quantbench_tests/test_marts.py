@@ -27,9 +27,10 @@ from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.defs.analysis.assets import variant_statistics
 from quantbench_assets.defs.analysis.quality_checks import MART_CHECKS
-from quantbench_assets.lib import paths, warehouse
-from quantbench_assets.lib.ladder import baseline_quant
-from quantbench_assets.lib.tiers import TR125_THRESHOLDS, TierThresholds
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core import warehouse
+from quantbench_assets.lib.gguf.ladder import baseline_quant
+from quantbench_assets.lib.analysis.tiers import TR125_THRESHOLDS, TierThresholds
 
 TASKS = ("mmlu", "arc_challenge")
 ITEMS = 200
@@ -445,7 +446,7 @@ def test_great_expectations_checks_fail_on_an_unknown_tier_a_second_baseline_and
 
 
 def test_the_tier_oracle_and_the_tier_mart_agree_on_the_same_deltas(built):
-    from quantbench_assets.lib.tiers import classify_tier
+    from quantbench_assets.lib.analysis.tiers import classify_tier
 
     rows = query(built, "select * from marts.fct_quality_tiers where quality_tier is not null").to_dicts()
     assert len(rows) >= 6
@@ -454,7 +455,7 @@ def test_the_tier_oracle_and_the_tier_mart_agree_on_the_same_deltas(built):
 
 
 def test_the_pareto_oracle_and_the_pareto_mart_agree_on_the_same_points(built):
-    from quantbench_assets.lib.tiers import pareto_frontier
+    from quantbench_assets.lib.analysis.tiers import pareto_frontier
 
     points = query(built, "select * from marts.fct_pareto_frontier")
     for frontier in ("quality_vs_size", "quality_vs_cost"):

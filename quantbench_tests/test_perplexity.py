@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from quantbench_assets.lib import paths
-from quantbench_assets.lib import perplexity as ppl
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-from quantbench_assets.lib.engine import log_softmax as engine_log_softmax
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.measure import perplexity as ppl
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+from quantbench_assets.lib.engines.llama import log_softmax as engine_log_softmax
 
 N_CTX, N_WINDOWS, TOP_K = 128, 2, 64
 # One thread: on the shared 2-core machines OpenMP's spin-waiting made two threads 3-4x slower

@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.defs.resources import StorageResource
 from quantbench_assets.definitions import defs as load_defs
-from quantbench_assets.lib import paths
+from quantbench_assets.lib.core import paths
 
 GOOD = "smollm2-135m-instruct__Q8_0"
 RUN_CONFIG = {"ops": {"benchmark_samples": {"config": {"limit": 2}}}}

@@ -17,20 +17,20 @@ import numpy as np
 import pytest
 import yaml
 
-from quantbench_assets.lib.acquire import acquire_base
-from quantbench_assets.lib.cache import SampleCache
-from quantbench_assets.lib.catalog import (
+from quantbench_assets.lib.catalog.acquire import acquire_base
+from quantbench_assets.lib.core.cache import SampleCache
+from quantbench_assets.lib.catalog.entries import (
     KNOWN_QUANTS, CatalogError, HfSource, LocalSource, ModelEntry, load_catalog, parse_variant_key,
 )
-from quantbench_assets.lib.chat import ChatTemplateError, render_chat
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-from quantbench_assets.lib.evaluate import run_mc_generation, score_mc_generation
-from quantbench_assets.lib.gguf_info import GGUFError, file_type_code, read_gguf
-from quantbench_assets.lib.paths import PROJECT_ROOT
-from quantbench_assets.lib.quantize import QuantizeError, build_rung, quantize_file
-from quantbench_assets.lib.store import ArtifactStore, ChecksumError
-from quantbench_assets.lib.tasks import TaskError, load_task
-from quantbench_assets.lib.variants import manifest_path
+from quantbench_assets.lib.engines.chat import ChatTemplateError, render_chat
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+from quantbench_assets.lib.scoring.tr125 import run_mc_generation, score_mc_generation
+from quantbench_assets.lib.gguf.info import GGUFError, file_type_code, read_gguf
+from quantbench_assets.lib.core.paths import PROJECT_ROOT
+from quantbench_assets.lib.gguf.quantize import QuantizeError, build_rung, quantize_file
+from quantbench_assets.lib.core.store import ArtifactStore, ChecksumError
+from quantbench_assets.lib.tasks.benchmarks import TaskError, load_task
+from quantbench_assets.lib.gguf.rungs import manifest_path
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -325,10 +325,10 @@ def _is_utf8(b: bytes) -> bool:
 EVALUATE_IN_CHILD = """
     import sys
     from pathlib import Path
-    from quantbench_assets.lib.cache import SampleCache
-    from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-    from quantbench_assets.lib.evaluate import run_mc_generation
-    from quantbench_assets.lib.tasks import load_task
+    from quantbench_assets.lib.core.cache import SampleCache
+    from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+    from quantbench_assets.lib.scoring.tr125 import run_mc_generation
+    from quantbench_assets.lib.tasks.benchmarks import load_task
 
     model, cache, n, max_tokens = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     eng = LlamaCppEngine(model, EngineSettings(n_threads=1, n_ctx=1024))
@@ -415,7 +415,7 @@ def test_a_disk_that_fills_up_while_quantizing_fails_clearly_and_leaves_nothing(
 WRITE_PARTITIONS = """
     import sys
     import polars as pl
-    from quantbench_assets.lib import warehouse
+    from quantbench_assets.lib.core import warehouse
 
     db, variant, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     for i in range(rounds):
@@ -434,7 +434,7 @@ def test_two_processes_writing_the_warehouse_at_once_both_succeed(tmp_path):
     holder.close()
     assert probe.returncode != 0 and "Could not set lock" in err
 
-    from quantbench_assets.lib import warehouse
+    from quantbench_assets.lib.core import warehouse
 
     procs = [run_python(WRITE_PARTITIONS, str(db), v, "8") for v in ("a__Q8_0", "b__Q8_0")]
     reads = 0
@@ -459,11 +459,11 @@ def test_rematerializing_a_partition_gives_the_same_rows_every_time(qb_env, smol
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from quantbench_assets.defs.artifacts.assets import gguf_variant
-    from quantbench_assets.defs.evaluation.assets import benchmark_samples
+    from quantbench_assets.defs.gguf.assets import gguf_variant
+    from quantbench_assets.defs.scoring.benchmarks import benchmark_samples
     from quantbench_assets.defs.resources import EngineResource, StorageResource
-    from quantbench_assets.defs.scoring.assets import benchmark_scores
-    from quantbench_assets.lib import warehouse
+    from quantbench_assets.defs.scoring.benchmark_scores import benchmark_scores
+    from quantbench_assets.lib.core import warehouse
 
     # The source rung (Q4_1) of the CI model: gguf_variant re-runs without a 12 s re-quantization each time.
     catalog = qb_env / "models.yaml"

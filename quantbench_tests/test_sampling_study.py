@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from quantbench_assets.lib.sampling_study import (reps_needed, summarize_determinism, variance_across_rungs,
+from quantbench_assets.lib.measure.sampling import (reps_needed, summarize_determinism, variance_across_rungs,
                                                   variance_by_rung)
 
 

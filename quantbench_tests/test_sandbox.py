@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from quantbench_assets.lib.sandbox import (SandboxLimits, execute_samples, extract_code, probe_isolation,
+from quantbench_assets.lib.scoring.sandbox import (SandboxLimits, execute_samples, extract_code, probe_isolation,
                                            run_tests)
 
 FAST = SandboxLimits(wall_s=3.0, cpu_s=1, memory_bytes=256 * 2**20, file_bytes=256 * 2**10)

@@ -17,7 +17,8 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.defs.analysis.assets import variant_statistics
-from quantbench_assets.lib import paths, site
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.reporting import site
 from quantbench_tests.test_marts import KLD_MEAN, LADDER, foundation_tables, measurement_tables, write_warehouse
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")

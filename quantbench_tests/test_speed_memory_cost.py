@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-from quantbench_assets.lib.hardware import (
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+from quantbench_assets.lib.measure.hardware import (
     capture_hardware, configured_price, derive_hardware_class, hardware_class, hardware_id, memory_bandwidth,
 )
-from quantbench_assets.lib.memory import (
+from quantbench_assets.lib.measure.memory import (
     attention_shape, kv_cache_bytes, model_facts, probe_memory, seeds_memory_estimate,
 )
-from quantbench_assets.lib.speed import (
+from quantbench_assets.lib.measure.speed import (
     BenchSpec, decode_roofline, run_speed_bench, summarize, weight_bytes_read_per_token,
 )
 
@@ -135,7 +135,7 @@ def test_memory_probe_measures_its_own_peak_above_the_file_size_without_mmap(q8,
 
 
 def test_memory_probe_runs_as_a_module_and_prints_json(q8):
-    out = subprocess.run([sys.executable, "-m", "quantbench_assets.lib.memory", str(q8.stored.path), "--mmap", "1",
+    out = subprocess.run([sys.executable, "-m", "quantbench_assets.lib.measure.memory", str(q8.stored.path), "--mmap", "1",
                           "--n-ctx", "128", "--n-prompt", "8", "--n-gen", "2", "--threads", "1"],
                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr[-1000:]
@@ -178,11 +178,11 @@ def test_speed_and_memory_assets_feed_the_cost_mart(q8, tmp_path):
     import duckdb
     from dagster_duckdb import DuckDBResource
 
-    from quantbench_assets.defs.evaluation.speed import hardware_profile, memory_probe, speed_runs
+    from quantbench_assets.defs.measure.speed import hardware_profile, memory_probe, speed_runs
     from quantbench_assets.defs.resources import EngineResource, StorageResource
-    from quantbench_assets.lib import paths
-    from quantbench_assets.lib.store import ArtifactStore
-    from quantbench_assets.lib.variants import write_manifest
+    from quantbench_assets.lib.core import paths
+    from quantbench_assets.lib.core.store import ArtifactStore
+    from quantbench_assets.lib.gguf.rungs import write_manifest
 
     key = "smollm2-135m-instruct__Q8_0"
     store = ArtifactStore(tmp_path / "artifacts")

@@ -14,19 +14,19 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.definitions import defs as load_defs
-from quantbench_assets.defs.artifacts.assets import gguf_variant
+from quantbench_assets.defs.gguf.assets import gguf_variant
 from quantbench_assets.defs.catalog.assets import model_catalog
-from quantbench_assets.defs.evaluation.standard import standard_benchmark_samples, standard_benchmark_scores
+from quantbench_assets.defs.scoring.standard import standard_benchmark_samples, standard_benchmark_scores
 from quantbench_assets.defs.resources import EngineResource, default_resources
-from quantbench_assets.lib import paths
-from quantbench_assets.lib.cache import SampleCache
-from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine, log_softmax
-from quantbench_assets.lib.scorers import (
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core.cache import SampleCache
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, log_softmax
+from quantbench_assets.lib.scoring.scorers import (
     at_chance, cloze_request, gsm8k_answers, gsm8k_match, ifeval_check, mc2_score, mc_metrics, run_scorer,
     score_samples, summarize,
 )
-from quantbench_assets.lib.stats import wilson_interval
-from quantbench_assets.lib.tasks import TaskError, TaskSpec, load_spec, load_task
+from quantbench_assets.lib.analysis.stats import wilson_interval
+from quantbench_assets.lib.tasks.benchmarks import TaskError, TaskSpec, load_spec, load_task
 
 # Each task with a subset of its scorers, to keep the run short: all three MC scorers on ARC-Easy
 # (compared there), the one-pass letter scorer on MMLU too (its shared instruction prefix is tested).

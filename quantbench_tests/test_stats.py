@@ -1,4 +1,4 @@
-"""Tests for quantbench_assets.lib.stats.
+"""Tests for quantbench_assets.lib.analysis.stats.
 
 Known answers are worked out independently of the code under test: from textbook formulas here,
 or from published values such as Wilson for 8/10 and TR125's 9.0 pp MDE at n = 485.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from quantbench_assets.lib import stats
+from quantbench_assets.lib.analysis import stats
 
 Z975 = 1.959963984540054  # standard normal quantile at 0.975
 Z80 = 0.8416212335729143  # at 0.80

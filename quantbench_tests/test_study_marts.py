@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from quantbench_assets.lib import paths, warehouse
-from quantbench_assets.lib.sandbox import SandboxLimits, execute_samples
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core import warehouse
+from quantbench_assets.lib.scoring.sandbox import SandboxLimits, execute_samples
 
 MODEL = "smollm2-135m-instruct"
 SEED = paths.dbt_project_dir() / "seeds" / "published_scores.csv"
@@ -54,7 +55,7 @@ def executions(db: Path) -> None:
 def studies(db: Path) -> None:
     """Determinism and sampling tables from the lib's summaries of known inputs: F16 deterministic,
     Q8_0 differing across thread counts on one prompt; two rungs of sampled ROUGE values."""
-    from quantbench_assets.lib.sampling_study import summarize_determinism, variance_across_rungs, variance_by_rung
+    from quantbench_assets.lib.measure.sampling import summarize_determinism, variance_across_rungs, variance_by_rung
 
     runs = [{"variant": f"{MODEL}__F16", "task": "qa", "item_id": i, "n_threads": t, "rep": r, "output_sha256": i}
             for i in ("a", "b") for t in (1, 2) for r in range(3)]

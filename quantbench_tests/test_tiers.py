@@ -1,4 +1,4 @@
-"""Tests for quantbench_assets.lib.tiers: TR125 quality tiers and the Pareto frontier (oracles of the SQL marts)."""
+"""Tests for quantbench_assets.lib.analysis.tiers: TR125 quality tiers and the Pareto frontier (oracles of the SQL marts)."""
 from __future__ import annotations
 
 import csv
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from quantbench_assets.lib import tiers
-from quantbench_assets.lib.tiers import TR125_THRESHOLDS, TierThresholds, classify_tier
+from quantbench_assets.lib.analysis import tiers
+from quantbench_assets.lib.analysis.tiers import TR125_THRESHOLDS, TierThresholds, classify_tier
 
 SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds_reference"
 

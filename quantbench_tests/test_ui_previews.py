@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 import polars as pl
 import pytest
 
-from quantbench_assets.lib import charts
+from quantbench_assets.lib.reporting import charts
 from quantbench_tests.test_reports import LADDER
 
 SVG = "{http://www.w3.org/2000/svg}"

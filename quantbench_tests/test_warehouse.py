@@ -3,7 +3,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from quantbench_assets.lib import warehouse
+from quantbench_assets.lib.core import warehouse
 
 
 def test_a_partition_whose_column_is_all_null_does_not_fix_the_column_type(tmp_path):

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from quantbench_assets.lib import paths
+from quantbench_assets.lib.core import paths
 
 
 def test_dagster_loads_the_code_location_from_workspace_yaml(tmp_path):

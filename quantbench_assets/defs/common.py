@@ -5,8 +5,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.lib.catalog import Catalog, CatalogError, load_catalog
-from quantbench_assets.lib.store import ArtifactStore
+from quantbench_assets.lib.catalog.entries import Catalog, CatalogError, load_catalog
+from quantbench_assets.lib.core.store import ArtifactStore
 
 from .resources import StorageResource
 

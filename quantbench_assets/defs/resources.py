@@ -5,8 +5,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.lib import paths
-from quantbench_assets.lib.engine import Engine, EngineSettings
+from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.engines.llama import Engine, EngineSettings
 
 
 class EngineResource(dg.ConfigurableResource):
@@ -32,8 +32,8 @@ class EngineResource(dg.ConfigurableResource):
         )
 
     def open(self, model_path: Path, logits_all: bool = False) -> Engine:
-        from quantbench_assets.lib.engines import open_engine
-        from quantbench_assets.lib.engines_http import HttpEngineError
+        from quantbench_assets.lib.engines.registry import open_engine
+        from quantbench_assets.lib.engines.http import HttpEngineError
 
         try:
             return open_engine(self.kind, model_path, self.settings(logits_all),

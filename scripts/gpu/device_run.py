@@ -9,8 +9,8 @@ llama-cpp-python built there for CUDA into /tmp/site; see scripts/gpu/README.md 
 
 Everything is measured with quantbench's own code (lib.quantize, lib.speed, lib.perplexity,
 lib.evaluate), every layer offloaded (n_gpu_layers=99). Rows come out in the shapes of the
-warehouse's raw tables (defs/evaluation/*.py write the same columns), tagged with a hardware_id of
-their own, so the external_results asset (lib/external_results.py) only has to insert them.
+warehouse's raw tables (defs/scoring/*.py and defs/measure/*.py write the same columns), tagged with a hardware_id of
+their own, so the external_results asset (lib/measure/external.py) only has to insert them.
 
 The bandwidth probe runs in a child process (torch's CUDA context must not sit in the process that
 measures); VRAM is read by an nvidia-smi process polling beside the measuring one (SmiPoller).
@@ -154,8 +154,8 @@ def vram_in_process(gguf: str, n_gpu_layers: int, n_ctx: int = 2048, n_prompt: i
     import numpy as np
 
     import llama_cpp
-    from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine
-    from quantbench_assets.lib.memory import attention_shape, kv_cache_bytes
+    from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+    from quantbench_assets.lib.measure.memory import attention_shape, kv_cache_bytes
 
     settings = EngineSettings(n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, seed=seed)
     with SmiPoller() as poll:
@@ -239,7 +239,7 @@ def gpu_details() -> dict:
 def gpu_hardware_row(bw: dict) -> dict:
     """raw.hardware's columns for this machine with its GPU as the device. The hardware_id is the host
     profile's, salted with the backend, so CPU-only runs on this same host keep an id of their own."""
-    from quantbench_assets.lib.hardware import capture_hardware, memory_bandwidth
+    from quantbench_assets.lib.measure.hardware import capture_hardware, memory_bandwidth
 
     profile = capture_hardware()
     host_id = profile["hardware_id"]
@@ -264,10 +264,10 @@ def gpu_hardware_row(bw: dict) -> dict:
 
 def provenance_row(manifest: dict, build: str, settings, run_at: str) -> dict:
     try:
-        from quantbench_assets.lib.variants import provenance
+        from quantbench_assets.lib.gguf.rungs import provenance
 
         return provenance(manifest, build, settings.as_dict(), run_at)
-    except Exception:  # noqa: BLE001  (the shape defs/evaluation writes, if the helper moved)
+    except Exception:  # noqa: BLE001  (the shape defs/scoring writes, if the helper moved)
         s = settings.as_dict()
         return {"variant": manifest["variant"], "model": manifest["model"], "quant_requested": manifest["requested"],
                 "quant_obtained": manifest["obtained"], "gguf_sha256": manifest["sha256"], "engine": "llama_cpp",
@@ -306,11 +306,11 @@ class Results:
 def measure_ladder(args, log: Log) -> int:
     import llama_cpp
 
-    from quantbench_assets.lib.catalog import variant_key
-    from quantbench_assets.lib.engine import EngineSettings, LlamaCppEngine, engine_build_string
-    from quantbench_assets.lib.quantize import build_rung
-    from quantbench_assets.lib.speed import BenchSpec, bench_gguf, decode_roofline, weight_bytes_read_per_token
-    from quantbench_assets.lib.store import ArtifactStore
+    from quantbench_assets.lib.catalog.entries import variant_key
+    from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, engine_build_string
+    from quantbench_assets.lib.gguf.quantize import build_rung
+    from quantbench_assets.lib.measure.speed import BenchSpec, bench_gguf, decode_roofline, weight_bytes_read_per_token
+    from quantbench_assets.lib.core.store import ArtifactStore
 
     init_backends()
     out = Path(args.out)
@@ -336,7 +336,7 @@ def measure_ladder(args, log: Log) -> int:
         log(f"hardware {hw['hardware_id']}: {hw['gpu_name']}, copy {bw['copy_gb_per_s_best']:.0f} GB/s, "
             f"read {bw['read_gb_per_s_best']:.0f} GB/s")
     else:
-        from quantbench_assets.lib.hardware import capture_hardware
+        from quantbench_assets.lib.measure.hardware import capture_hardware
 
         hw = {**capture_hardware(), "device_kind": "cpu", "bandwidth_gb_per_s": None}
     hid = hw["hardware_id"]
@@ -402,7 +402,7 @@ def measure_ladder(args, log: Log) -> int:
         if args.n_gpu_layers:
             try:
                 v = vram_in_process(m["path"], args.n_gpu_layers)
-                from quantbench_assets.lib.memory import seeds_memory_estimate
+                from quantbench_assets.lib.measure.memory import seeds_memory_estimate
 
                 bpw = round(v["tensor_bytes"] * 8 / v["n_parameters"], 4)
                 res.add("gpu_memory", [{
@@ -417,9 +417,9 @@ def measure_ladder(args, log: Log) -> int:
 
     # 3) perplexity: the CPU asset's defaults (8 windows of 512 on WikiText-2 test), so they compare
     if args.ppl_windows:
-        from quantbench_assets.lib import paths
-        from quantbench_assets.lib import perplexity as ppl
-        from quantbench_assets.lib.store import sha256_file
+        from quantbench_assets.lib.core import paths
+        from quantbench_assets.lib.measure import perplexity as ppl
+        from quantbench_assets.lib.core.store import sha256_file
 
         corpus_path = paths.benchmarks_dir() / ppl.CORPUS_RELPATH
         text, corpus_sha = ppl.read_corpus(corpus_path), sha256_file(corpus_path)
@@ -443,9 +443,9 @@ def measure_ladder(args, log: Log) -> int:
 
     # 4) benchmark subset: greedy generation, TR125's method, the CPU demo's items
     if args.tasks:
-        from quantbench_assets.lib.cache import SampleCache
-        from quantbench_assets.lib.evaluate import run_mc_generation, score_mc_generation
-        from quantbench_assets.lib.tasks import load_task
+        from quantbench_assets.lib.core.cache import SampleCache
+        from quantbench_assets.lib.scoring.tr125 import run_mc_generation, score_mc_generation
+        from quantbench_assets.lib.tasks.benchmarks import load_task
 
         tasks = [load_task(t, args.size, args.limit) for t in args.tasks.split(",")]
         cache = SampleCache(Path(args.work) / "cache" / "samples.sqlite")
@@ -492,8 +492,8 @@ def roofline_row(variant, model, quant, sha, hid, wbytes, tg, bandwidth, read_bw
 
 def measure_synthetic(args, log: Log) -> int:
     """Speed-only roofline on synthetic models of larger shapes (scripts/gpu/synthetic.py)."""
-    from quantbench_assets.lib.engine import EngineSettings
-    from quantbench_assets.lib.speed import BenchSpec, bench_gguf, weight_bytes_read_per_token
+    from quantbench_assets.lib.engines.llama import EngineSettings
+    from quantbench_assets.lib.measure.speed import BenchSpec, bench_gguf, weight_bytes_read_per_token
 
     out = Path(args.out)
     prev = out / "results.json"
@@ -507,7 +507,7 @@ def measure_synthetic(args, log: Log) -> int:
             res.add("hardware", [hw])
         except Exception as e:  # noqa: BLE001  (no GPU: speed without a roofline share)
             res.error("bandwidth", e)
-            from quantbench_assets.lib.hardware import capture_hardware
+            from quantbench_assets.lib.measure.hardware import capture_hardware
 
             hw = {**capture_hardware(), "bandwidth_gb_per_s": None}
     hid, bandwidth, read_bw = hw["hardware_id"], hw["bandwidth_gb_per_s"], hw.get("gpu_bandwidth_read_gb_per_s")
@@ -590,8 +590,8 @@ def main(argv=None) -> int:
         import llama_cpp
 
         llama_cpp.llama_print_system_info()
-        from quantbench_assets.lib.engine import EngineSettings
-        from quantbench_assets.lib.speed import BenchSpec, bench_gguf
+        from quantbench_assets.lib.engines.llama import EngineSettings
+        from quantbench_assets.lib.measure.speed import BenchSpec, bench_gguf
 
         r = bench_gguf(args.gguf, EngineSettings(n_gpu_layers=args.n_gpu_layers),
                        BenchSpec(n_prompt=512, n_gen=128, reps=args.reps, warmup=1))

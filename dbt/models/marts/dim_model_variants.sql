@@ -62,7 +62,7 @@ final as (
         laddered.quant_obtained,
         laddered.quant_labelled,
         laddered.quant_mix,
-        -- From the tensors (lib/quant_types.py): the majority type is not the requested type's own.
+        -- From the tensors (lib/gguf/quant_types.py): the majority type is not the requested type's own.
         laddered.is_quant_fallback,
         laddered.main_tensor_type,
         -- "Q3_K_S = Q2_K" for byte-identical rungs; "(obtained Q4_0)" where llama.cpp fell back.
@@ -70,7 +70,7 @@ final as (
             || case when labels.any_fallback then ' (obtained ' || coalesce(laddered.quant_obtained, '?') || ')' else '' end
             as rung_label,
         laddered.ladder_position,
-        -- The baseline is decided once from the catalog's ladder (lib/ladder.py's rule).
+        -- The baseline is decided once from the catalog's ladder (lib/gguf/ladder.py's rule).
         coalesce(laddered.variant = catalog.baseline_variant, false) as is_baseline,
         catalog.baseline_variant,
         'F16, else BF16, else the highest-precision rung of the catalog ladder (TR125)' as baseline_rule,

@@ -1,5 +1,5 @@
 {# Speed measured by this pipeline's speed_runs (results from other machines are in
-   raw.external_speed_summary). Load columns: the machine's load during the run (lib/speed.py
+   raw.external_speed_summary). Load columns: the machine's load during the run (lib/measure/speed.py
    LoadMeter); null on rows written before they existed. #}
 with source as (
     {{ optional_source('raw_speed', 'speed_summary', {

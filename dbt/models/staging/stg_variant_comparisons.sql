@@ -1,4 +1,4 @@
-{# Written by the variant_statistics asset (lib/comparisons.py); absent until it has run once.
+{# Written by the variant_statistics asset (lib/analysis/comparisons.py); absent until it has run once.
    One row per paired comparison; a pair that could not be compared has comparable = false and a reason. #}
 with source as (
     {{ optional_source('raw_analysis', 'variant_comparisons', {

@@ -4,8 +4,8 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.lib import warehouse
-from quantbench_assets.lib.snapshot import replace_table
+from quantbench_assets.lib.core import warehouse
+from quantbench_assets.lib.core.snapshot import replace_table
 
 from ..common import db_path, md_table
 
@@ -67,7 +67,7 @@ def variant_statistics(context: dg.AssetExecutionContext, duckdb: DuckDBResource
             raise dg.Failure(description="no benchmark scores yet: materialize benchmark_scores or standard_benchmark_scores first")
     scores = pl.concat(frames, how="vertical_relaxed")
     # statsmodels/scipy load here, not when the webserver loads the definitions (~1.2 s)
-    from quantbench_assets.lib.comparisons import compare_rungs, comparisons_frame
+    from quantbench_assets.lib.analysis.comparisons import compare_rungs, comparisons_frame
 
     comparisons = comparisons_frame(compare_rungs(scores.to_dicts(), baselines))
     with warehouse.connect(path) as con:

@@ -8,8 +8,8 @@ not define. The tier set is read from the seed in the warehouse, so a new tier n
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.lib import warehouse
-from quantbench_assets.lib.mart_expectations import MARTS, validate_mart
+from quantbench_assets.lib.core import warehouse
+from quantbench_assets.lib.analysis.expectations import MARTS, validate_mart
 
 from ..common import db_path
 

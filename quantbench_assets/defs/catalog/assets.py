@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.lib import warehouse
+from quantbench_assets.lib.core import warehouse
 
 from ..common import catalog_or_fail, db_path, md_table
 from ..partitions import models, variants

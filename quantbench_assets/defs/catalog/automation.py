@@ -2,7 +2,7 @@
 a new engine build, a weekly re-evaluation, and the sensor that runs the dbt marts' automation
 conditions. The decisions are lib.catalog_watch's; this module turns them into Dagster requests.
 
-A new rung gets the study's per-variant assets (lib/study.py: the demo study unless QUANTBENCH_STUDY
+A new rung gets the study's per-variant assets (lib/core/study.py: the demo study unless QUANTBENCH_STUDY
 names another), its KLD once the base logits exist (baseline_sensor), and the statistics, marts and
 reports follow through their automation conditions (warehouse_automation).
 
@@ -16,11 +16,11 @@ import os
 
 import dagster as dg
 
-from quantbench_assets.lib import catalog_watch as watch
-from quantbench_assets.lib.catalog import Catalog, CatalogError, load_catalog, parse_variant_key
-from quantbench_assets.lib.engine import engine_build_string
-from quantbench_assets.lib.hub import current_revision
-from quantbench_assets.lib.study import PER_VARIANT_ASSETS, Study, get_study, plan_baseline_runs
+from quantbench_assets.lib.catalog import watch
+from quantbench_assets.lib.catalog.entries import Catalog, CatalogError, load_catalog, parse_variant_key
+from quantbench_assets.lib.engines.llama import engine_build_string
+from quantbench_assets.lib.catalog.hub import current_revision
+from quantbench_assets.lib.core.study import PER_VARIANT_ASSETS, Study, get_study, plan_baseline_runs
 
 from ..partitions import models, variants
 from ..resources import StorageResource
@@ -28,7 +28,7 @@ from ..resources import StorageResource
 TRIGGER_TAG = "quantbench/trigger"
 HUB_POLL_TIMEOUT_S = 10  # per tracked repo; a sensor tick has 60 s in all
 
-# The study whose per-variant assets and settings a new rung gets (lib/study.py, shared with the CLI):
+# The study whose per-variant assets and settings a new rung gets (lib/core/study.py, shared with the CLI):
 # the demo study unless QUANTBENCH_STUDY names another. Read at each tick, not at load.
 STUDY_ENV = "QUANTBENCH_STUDY"
 # distribution_shift needs its model's base_logits first: baseline_sensor requests that pair in order.

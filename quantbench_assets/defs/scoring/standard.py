@@ -1,0 +1,154 @@
+"""Standard benchmarks per variant: MMLU, ARC-Challenge, ARC-Easy, HellaSwag, TruthfulQA MC1/MC2, GSM8K
+and IFEval, each with the scorers its task file names (lib/scoring/scorers.py).
+
+Two assets, as for TR125's benchmark: inference stores raw outputs (per-choice loglikelihoods or
+text), scoring re-reads them, so a new scoring rule never re-runs a model. The scoring asset sits in
+the "scoring" group; it lives here because both read the same config of tasks and tables."""
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from quantbench_assets.lib.core import warehouse
+from quantbench_assets.lib.core.cache import SampleCache
+from quantbench_assets.lib.scoring.scorers import (
+    SAMPLE_COLUMNS, SCORE_COLUMNS, chance_check, run_scorer, score_samples, summarize,
+)
+from quantbench_assets.lib.tasks.benchmarks import SCORERS_BY_FORMAT, TaskError, load_task
+from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+
+from ..common import db_path, md_table, store_of
+from ..partitions import variants
+from ..resources import EngineResource, StorageResource
+
+SAMPLES_TABLE = "standard_benchmark_samples"
+SCORES_TABLE = "standard_benchmark_scores"
+STANDARD_TASKS = ["mmlu", "arc_challenge", "arc_easy", "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "gsm8k",
+                  "ifeval"]
+_PL = {str: pl.String, int: pl.Int64, float: pl.Float64, bool: pl.Boolean}
+
+
+def frame(rows: list[dict], columns: dict[str, type]) -> pl.DataFrame:
+    """Rows with a fixed type for every optional column, so a run of MC tasks only (all-null text
+    columns) still creates the table with the columns a later generation run fills."""
+    df = pl.DataFrame(rows, schema_overrides={c: _PL[t] for c, t in columns.items()}, infer_schema_length=None)
+    return df.with_columns(pl.lit(None, dtype=_PL[t]).alias(c) for c, t in columns.items() if c not in df.columns)
+
+
+class StandardBenchmarkConfig(dg.Config):
+    tasks: list[str] = Field(default=STANDARD_TASKS, description="task files under data/tasks")
+    size: str = Field(default="demo", description="demo (20-57 items per task), seed_study (100-285), full")
+    limit: int | None = Field(default=None, description="first N items of each subset (tests, smoke runs)")
+    scorers: list[str] | None = Field(default=None, description="run only these scorers (each where its task "
+                                      "admits it); default: the scorers each task file names")
+    max_tokens: int | None = Field(default=None, description="cap on generated tokens (smoke runs); default: "
+                                   "each task's own (GSM8K 256, IFEval 1280 as lm-eval)")
+
+
+def plan(config: StandardBenchmarkConfig) -> list[tuple]:
+    """(task, scorer) pairs to run, in order."""
+    pairs = []
+    for name in config.tasks:
+        task = load_task(name, config.size, config.limit)
+        wanted = config.scorers if config.scorers is not None else task.spec.scorers
+        pairs += [(task, s) for s in wanted if s in SCORERS_BY_FORMAT[task.spec.format]]
+    return pairs
+
+
+@dg.asset(
+    partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+    check_specs=[dg.AssetCheckSpec("standard_samples_complete", asset="standard_benchmark_samples", blocking=True,
+                                   description="one row per item per task per scorer, each with its output")],
+    description="Standard benchmarks (MMLU, ARC, HellaSwag, TruthfulQA, GSM8K, IFEval): per-choice "
+                "loglikelihoods, letter logits or generations per item, with tokens, timings, provenance.",
+)
+def standard_benchmark_samples(context: dg.AssetExecutionContext, config: StandardBenchmarkConfig,
+                               engine: EngineResource, storage: StorageResource, duckdb: DuckDBResource):
+    key = context.partition_key
+    store = store_of(storage)
+    try:
+        manifest = read_manifest(store, key)
+        pairs = plan(config)
+    except (FileNotFoundError, TaskError) as e:
+        raise dg.Failure(description=f"standard_benchmark_samples[{key}]: {e}") from None
+    if not pairs:
+        raise dg.Failure(description=f"standard_benchmark_samples[{key}]: no task admits scorers {config.scorers}")
+    rows: list[dict] = []
+    cache = SampleCache(store.subdir("cache") / "samples.sqlite")
+    try:
+        # logits_all: loglikelihood reads every position's logits; generation runs on the same engine.
+        with engine.open(manifest["path"], logits_all=True) as eng:
+            settings = eng.settings.as_dict()
+            prov = provenance(manifest, eng.build, settings, datetime.now(timezone.utc).isoformat())
+            prov["logits_all"] = settings["logits_all"]
+            for task, scorer in pairs:
+                cap = min(config.max_tokens, task.spec.max_tokens) if config.max_tokens else None
+                rows += run_scorer(eng, task, scorer, prov, cache, log=context.log.info, max_tokens=cap,
+                                   has_chat_template=manifest["has_chat_template"])
+    finally:
+        cache.close()
+    df = frame(rows, SAMPLE_COLUMNS)
+    with warehouse.connect(db_path(duckdb)) as con:
+        written = warehouse.replace_rows(con, SAMPLES_TABLE, df, {"variant": key})
+    expected = sum(len(t.items) for t, _ in pairs)
+    missing = df.filter(pl.col("choice_loglikelihoods").is_null() & pl.col("output").is_null()).height
+    per_pair = (df.group_by("task", "scorer", "prompt_method").agg(pl.len().alias("items"), pl.col("wall_ms").sum().alias("wall_ms"),
+                                                 pl.col("evaluated_tokens").sum().alias("evaluated_tokens"),
+                                                 pl.col("prompt_tokens").sum().alias("prompt_tokens"))
+                .sort("task", "scorer"))
+    yield dg.MaterializeResult(metadata={
+        "rows": written, "cache_hits": cache.hits, "cache_misses": cache.misses,
+        "gguf_sha256": manifest["sha256"], "engine_build": prov["engine_build"],
+        "per_task_scorer": dg.MetadataValue.md(md_table(per_pair.to_dicts(), per_pair.columns)),
+    })
+    yield dg.AssetCheckResult(
+        check_name="standard_samples_complete", passed=written == expected and missing == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"expected_rows": expected, "actual_rows": written, "rows_without_output": missing},
+    )
+
+
+SCORE_CHECKS = [
+    dg.AssetCheckSpec("standard_scores_match_samples", asset="standard_benchmark_scores", blocking=True,
+                      description="one score per stored sample"),
+    dg.AssetCheckSpec("accuracy_above_chance", asset="standard_benchmark_scores",
+                      description="WARN when a task's accuracy cannot be told from chance: the chance rate "
+                                  "(1/k; the share of true answers for MC2; 0 for generation) lies inside the "
+                                  "95% Wilson interval of its primary 0/1 outcome"),
+]
+
+
+@dg.asset(partitions_def=variants, group_name="scoring", deps=["standard_benchmark_samples"], pool="warehouse",
+          check_specs=SCORE_CHECKS,
+          description="acc / acc_norm / MC2 / exact match / IFEval strict and loose per item, from stored samples.")
+def standard_benchmark_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    key = context.partition_key
+    with warehouse.connect(db_path(duckdb)) as con:
+        if not warehouse.table_exists(con, "raw", SAMPLES_TABLE):
+            raise dg.Failure(description=f"no {SAMPLES_TABLE} table yet: materialize standard_benchmark_samples first")
+        samples = con.execute(f"select * from raw.{SAMPLES_TABLE} where variant = ?", [key]).pl()
+        if samples.height == 0:
+            raise dg.Failure(description=f"standard_benchmark_scores[{key}]: no stored samples for this variant")
+        scores = frame(score_samples(samples.to_dicts()), SCORE_COLUMNS)
+        written = warehouse.replace_rows(con, SCORES_TABLE, scores, {"variant": key})
+    summary = summarize(scores.to_dicts())
+    shown = [{**s, "value": round(s["value"], 3), "ci": f"[{s['ci_low'] or 0:.3f}, {s['ci_high'] or 0:.3f}]"}
+             for s in summary]
+    yield dg.MaterializeResult(metadata={
+        "rows": written,
+        "scores": dg.MetadataValue.md(md_table(shown, ["task", "scorer", "metric", "n", "value", "ci", "chance_rate",
+                                                       "at_chance"])),
+    })
+    yield dg.AssetCheckResult(check_name="standard_scores_match_samples", passed=written == samples.height,
+                              metadata={"samples": samples.height, "scores": written})
+    chance = chance_check(scores.to_dicts())
+    flagged = [f"{c['task']}/{c['scorer']}" for c in chance if c["at_chance"]]
+    yield dg.AssetCheckResult(
+        check_name="accuracy_above_chance", passed=not flagged, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"at_chance": dg.MetadataValue.json(flagged), "checked": len(chance),
+                  "wilson_intervals": dg.MetadataValue.json({f"{c['task']}/{c['scorer']}": {
+                      k: c[k] for k in ("n", "successes", "ci_low", "ci_high", "chance_rate")} for c in chance})},
+    )

@@ -1,0 +1,356 @@
+"""The inference seam. `Engine` is what evaluation code calls; `LlamaCppEngine` runs llama-cpp-python
+in process. HTTP engines (OpenAI-compatible servers, Ollama) implement the same methods.
+
+Why not llama-cpp-python's echo logprobs: in 0.3.36 they read each prompt token's logprob one
+position late (FACTS.md; quantbench_tests/test_engine.py checks our alignment against a hand
+computation). Here a token's logprob is log_softmax(logits at position i-1)[token i].
+"""
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    n_ctx: int = 2048
+    n_threads: int | None = None  # None: all cores of this machine
+    n_batch: int = 512
+    seed: int = 1234
+    use_mmap: bool = True
+    n_gpu_layers: int = 0
+    main_gpu: int = 0
+    logits_all: bool = False  # True for loglikelihood scoring (n_ctx x vocab floats of memory)
+    # llama.cpp's "extra buffer types" (AMX / repacked weights). Off by default: on these machines'
+    # AMX CPUs a native build of 0.3.36 segfaults in ggml_backend_amx_mul_mat on any multi-token
+    # batch (gdb backtrace, 2026-11-22); off also avoids the repack copy that inflates RSS (FACTS.md).
+    extra_buffers: bool = False
+
+    def threads(self) -> int:
+        return self.n_threads or os.cpu_count() or 1
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["n_threads"] = self.threads()
+        d["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "default")
+        return d
+
+
+@dataclass
+class Generation:
+    text: str
+    finish_reason: str  # "stop" | "length"
+    prompt_tokens: int
+    completion_tokens: int
+    wall_ms: float
+    ttft_ms: float | None
+    prompt_eval_ms: float | None = None  # native (engine-reported) timings
+    eval_ms: float | None = None
+    prompt_tokens_evaluated: int | None = None  # fewer than prompt_tokens when a prefix was reused
+
+    @property
+    def decode_tok_per_s(self) -> float | None:
+        if self.eval_ms and self.completion_tokens > 1:
+            return (self.completion_tokens - 1) / (self.eval_ms / 1000)  # tokens after the first
+        return None
+
+
+@dataclass
+class LoglikelihoodResult:
+    logprob: float
+    is_greedy: bool
+    n_tokens: int
+    token_logprobs: list[float] = field(default_factory=list)
+
+
+class Engine(ABC):
+    """What quantbench needs from an inference engine."""
+
+    name: str = "engine"
+
+    @property
+    @abstractmethod
+    def build(self) -> str:
+        """Engine name, version and build flags: part of every result's provenance."""
+
+    @abstractmethod
+    def generate(self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
+                 seed: int | None = None, grammar: str | None = None) -> Generation: ...
+
+    def chat_prompt(self, messages: list[dict]) -> str:
+        raise NotImplementedError(f"{self.name} has no chat template rendering")
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
+        raise NotImplementedError(f"{self.name} does not expose token logprobs")
+
+    def next_token_logprobs(self, prompt: str, candidates: Sequence[str]) -> list[float]:
+        raise NotImplementedError(f"{self.name} does not expose next-token logits")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def log_softmax(row: np.ndarray) -> np.ndarray:
+    row = row.astype(np.float64, copy=False)
+    m = row.max()
+    return row - (m + np.log(np.exp(row - m).sum()))
+
+
+@contextmanager
+def model_params(use_extra_bufts: bool):
+    """Llama() exposes no switch for use_extra_bufts: set it on the defaults it starts from."""
+    import llama_cpp.llama_cpp as C
+
+    original = C.llama_model_default_params
+
+    def params():
+        p = original()
+        p.use_extra_bufts = use_extra_bufts
+        return p
+
+    C.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        C.llama_model_default_params = original
+
+
+def engine_build_string() -> str:
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    flags = sorted({p.split("=")[0].strip() for p in info.split("|") if p.strip().endswith("= 1")})
+    gpu = "cuda" if llama_cpp.llama_supports_gpu_offload() else "cpu"
+    return f"llama-cpp-python {llama_cpp.__version__} ({gpu}; {','.join(flags)})"
+
+
+class LlamaCppEngine(Engine):
+    name = "llama_cpp"
+
+    def __init__(self, model_path: Path | str, settings: EngineSettings = EngineSettings()):
+        from llama_cpp import Llama
+
+        self.model_path = Path(model_path)
+        self.settings = settings
+        t0 = time.perf_counter()
+        try:
+            with model_params(use_extra_bufts=settings.extra_buffers):
+                self.llm = Llama(
+                    model_path=str(self.model_path), n_ctx=settings.n_ctx, n_batch=settings.n_batch,
+                    n_threads=settings.threads(), n_threads_batch=settings.threads(), seed=settings.seed,
+                    use_mmap=settings.use_mmap, n_gpu_layers=settings.n_gpu_layers, main_gpu=settings.main_gpu,
+                    logits_all=settings.logits_all, verbose=False,
+                )
+        except (ValueError, RuntimeError) as e:
+            # llama.cpp gives its reason only in its C log ("Failed to load model from file"); the
+            # header check says what is wrong with the file (truncated, not GGUF, unknown architecture).
+            from ..gguf.info import GGUFError, read_gguf
+
+            try:
+                read_gguf(self.model_path)
+                reason = ""
+            except GGUFError as bad:
+                reason = f" ({bad})"
+            raise RuntimeError(f"llama.cpp could not load {self.model_path}: {e}{reason}") from e
+        self.load_ms = (time.perf_counter() - t0) * 1000
+        self._build = engine_build_string()
+        self._vocab = self.llm.n_vocab()
+        self._common = 0
+
+    @property
+    def build(self) -> str:
+        return self._build
+
+    @property
+    def last_reused_tokens(self) -> int:
+        """Tokens the last evaluation kept from the context's cache (prefix reuse)."""
+        return self._common
+
+    # --- tokens -----------------------------------------------------------------------------
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return self.llm.detokenize(list(tokens)).decode("utf-8", errors="replace")
+
+    def metadata(self) -> dict:
+        return dict(self.llm.metadata)
+
+    def chat_prompt(self, messages: list[dict]) -> str:
+        from ..engines.chat import render_chat
+
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        bos = self.detokenize([self.llm.token_bos()]) if self.llm.token_bos() >= 0 else ""
+        eos = self.detokenize([self.llm.token_eos()]) if self.llm.token_eos() >= 0 else ""
+        return render_chat(template, messages, bos_token=bos, eos_token=eos)
+
+    # --- generation ---------------------------------------------------------------------------
+    def _perf(self):
+        import llama_cpp
+
+        llama_cpp.llama_synchronize(self.llm._ctx.ctx)  # counters fill only after a sync (FACTS.md)
+        return llama_cpp.llama_perf_context(self.llm._ctx.ctx)
+
+    def generate(self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
+                 seed: int | None = None, grammar: str | None = None) -> Generation:
+        import llama_cpp
+        from llama_cpp import LlamaGrammar
+
+        gram = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
+        prompt_tokens = self.tokenize(prompt)
+        if len(prompt_tokens) + max_tokens > self.settings.n_ctx:
+            max_tokens = max(1, self.settings.n_ctx - len(prompt_tokens))
+        if max_tokens < 1 or len(prompt_tokens) >= self.settings.n_ctx:
+            raise ValueError(f"prompt of {len(prompt_tokens)} tokens does not fit n_ctx={self.settings.n_ctx}")
+        held_before = self.llm.n_tokens
+        t0 = time.perf_counter()
+        # Evaluate the prompt ourselves (reusing any cached prefix) and synchronize, so the prompt time
+        # is measured; create_completion then finds the prompt cached and starts sampling at once.
+        self._eval_reusing_prefix(prompt_tokens)
+        llama_cpp.llama_synchronize(self.llm._ctx.ctx)
+        prompt_ms = (time.perf_counter() - t0) * 1000
+        evaluated = len(prompt_tokens) - min(held_before, self._common)
+        llama_cpp.llama_perf_context_reset(self.llm._ctx.ctx)
+        ttft = None
+        pieces: list[str] = []
+        finish = "length"
+        stream = self.llm.create_completion(
+            prompt_tokens, max_tokens=max_tokens, stop=list(stop) or None, temperature=temperature,
+            top_k=1 if temperature == 0 else 40, seed=self.settings.seed if seed is None else seed,
+            grammar=gram, stream=True,
+        )
+        # Count the tokens the sampler produced. Neither stream chunks (one per token, plus a final
+        # empty one, merged around multi-byte characters) nor perf.n_eval (reported as max(1, n), and
+        # one short only when the last token is not end-of-generation) give the count: both were seen
+        # off by one, e.g. 2 tokens for an empty output (quantbench_tests/test_reliability.py).
+        sampled: list[int] = []
+        real_generate = self.llm.generate
+
+        def recording_generate(*args, **kwargs):
+            for token in real_generate(*args, **kwargs):
+                sampled.append(token)
+                yield token
+
+        self.llm.generate = recording_generate  # create_completion looks it up on the instance
+        try:
+            for chunk in stream:
+                if ttft is None:
+                    ttft = (time.perf_counter() - t0) * 1000
+                choice = chunk["choices"][0]
+                pieces.append(choice.get("text") or "")
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+        finally:
+            del self.llm.generate
+        wall = (time.perf_counter() - t0) * 1000
+        perf = self._perf()
+        ended_by_eog = bool(sampled) and llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, sampled[-1])
+        return Generation(
+            text="".join(pieces), finish_reason=finish, prompt_tokens=len(prompt_tokens),
+            completion_tokens=len(sampled) - int(ended_by_eog),  # the end-of-generation token is not output
+            wall_ms=wall, ttft_ms=ttft, prompt_eval_ms=prompt_ms, eval_ms=float(perf.t_eval_ms),
+            prompt_tokens_evaluated=evaluated,
+        )
+
+    # --- scoring ------------------------------------------------------------------------------
+    def _eval_reusing_prefix(self, tokens: list[int], fresh_last: bool = True) -> None:
+        """Evaluate `tokens`, keeping whatever leading part the context already holds.
+
+        fresh_last: re-evaluate the last token even when cached, so the context's current logits
+        belong to it (needed before sampling; loglikelihood with logits_all reads stored rows)."""
+        llm = self.llm
+        held = llm.n_tokens
+        common = 0
+        if held:
+            prev = llm.input_ids[:held]
+            limit = min(held, len(tokens))
+            while common < limit and prev[common] == tokens[common]:
+                common += 1
+        if common == len(tokens) and (fresh_last or not self.settings.logits_all):
+            common -= 1  # re-evaluate the last token so its logits are fresh (and sampling can start)
+        self._common = common
+        llm.n_tokens = common
+        if common < len(tokens):
+            llm.eval(tokens[common:])
+
+    def _row(self, i: int) -> np.ndarray:
+        """Logits after position i (i.e. the distribution of token i+1)."""
+        if self.settings.logits_all:
+            return self.llm.scores[i]
+        if i != self.llm.n_tokens - 1:
+            raise RuntimeError("only the last position's logits are kept without logits_all")
+        return np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._vocab,))
+
+    def _fit(self, ctx: list[int], cont: list[int]) -> list[int]:
+        """Left-truncate so context + continuation fit the window (lm-eval's convention)."""
+        full = ctx + cont
+        over = len(full) - self.settings.n_ctx
+        return full[over:] if over > 0 else full
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
+        if not self.settings.logits_all:
+            raise RuntimeError("loglikelihood needs an engine opened with logits_all=True")
+        out = []
+        for context, continuation in requests:
+            # lm-eval moves trailing spaces of the context onto the continuation
+            n_spaces = len(context) - len(context.rstrip(" "))
+            if n_spaces:
+                continuation = context[-n_spaces:] + continuation
+                context = context[:-n_spaces]
+            ctx = self.tokenize(context, add_bos=True)
+            whole = self.tokenize(context + continuation, add_bos=True)
+            if not ctx:
+                # An empty context (models that add no BOS) would leave nothing to condition on:
+                # condition on BOS, else EOS, as lm-eval's prefix_token_id does.
+                prefix = self.llm.token_bos() if self.llm.token_bos() >= 0 else self.llm.token_eos()
+                ctx, whole = [prefix], [prefix] + whole
+            cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else self.tokenize(continuation, add_bos=False)
+            if not cont:
+                raise ValueError(f"empty continuation for context ending {context[-40:]!r}")
+            full = self._fit(ctx, cont)
+            self._eval_reusing_prefix(full, fresh_last=False)
+            start = len(full) - len(cont)
+            lps, greedy = [], True
+            for j, tok in enumerate(cont):
+                row = self._row(start + j - 1)
+                lp = log_softmax(row)
+                lps.append(float(lp[tok]))
+                greedy = greedy and int(np.argmax(row)) == tok
+            out.append(LoglikelihoodResult(sum(lps), greedy, len(cont), lps))
+        return out
+
+    def next_token_logprobs(self, prompt: str, candidates: Sequence[str]) -> list[float]:
+        """One forward pass over the prompt; log p(first token of each candidate)."""
+        tokens = self.tokenize(prompt)
+        self._eval_reusing_prefix(tokens[-self.settings.n_ctx:])
+        lp = log_softmax(self._row(self.llm.n_tokens - 1))
+        ids = [self.tokenize(c, add_bos=False)[0] for c in candidates]
+        return [float(lp[i]) for i in ids]
+
+    def token_logprobs(self, tokens: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluate `tokens` from scratch; return (logprob of each token 1..n-1, full logit rows)."""
+        if not self.settings.logits_all:
+            raise RuntimeError("token_logprobs needs logits_all=True")
+        self.llm.reset()
+        self.llm.eval(tokens)
+        rows = self.llm.scores[: len(tokens) - 1]
+        return rows, np.asarray(tokens[1:])
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            llm.close()
+            self.llm = None

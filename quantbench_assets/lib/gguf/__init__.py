@@ -1,0 +1,1 @@
+"""GGUF files: reading their facts, building quant rungs, the quant types and the one baseline rule."""

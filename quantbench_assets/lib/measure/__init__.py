@@ -1,0 +1,1 @@
+"""Measurements of a rung beyond its answers: perplexity and KL divergence, speed, memory, hardware, backend equivalence, sampling variance."""

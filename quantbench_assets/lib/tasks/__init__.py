@@ -1,0 +1,1 @@
+"""Task definitions: benchmark items and subsets, generation tasks, lm-eval's task system."""
