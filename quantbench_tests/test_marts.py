@@ -322,6 +322,10 @@ def test_an_underpowered_comparison_reads_undecided_with_the_items_needed(built)
     assert q4["kld_mean"] == 0.02  # measured against tiny-lm's baseline, F16
     verdict = {r["variant"]: r["verdict"] for r in query(built, "select * from marts.fct_variant_verdicts where task = 'mmlu'").to_dicts()}
     assert (verdict["tiny-lm__Q8_0"], verdict["tiny-lm__Q2_K"], verdict["twin-lm__Q3_K_S"]) == ("equivalent", "worse", "worse")
+    # Its TR125 tier is a point estimate the statistics do not settle: the tier mart says so.
+    tier = query(built, "select * from marts.fct_quality_tiers where variant = 'tiny-lm__Q4_K_M'").to_dicts()[0]
+    assert (tier["quality_tier"], tier["variant_verdict"]) == ("acceptable", "undecided")
+    assert tier["tier_reason"].startswith("provisional") and f"~{q4['items_needed']} paired items" in tier["tier_reason"]
 
 
 def test_the_tier_marts_and_the_statistics_read_the_same_paired_rows(built):

@@ -15,24 +15,6 @@ measurements as (
     select * from {{ ref('int_variant_measurements_joined') }}
 ),
 
-verdicts as (
-    -- One word per rung from its per-task verdicts: any task shown worse makes the rung worse; it is
-    -- equivalent only when every comparable task showed equivalence.
-    select
-        variant,
-        case
-            when bool_or(verdict = 'worse') then 'worse'
-            when count(*) filter (where verdict != 'not comparable') = 0 then 'not comparable'
-            when bool_and(verdict in ('equivalent', 'better') or verdict = 'not comparable') then 'equivalent'
-            else 'undecided'
-        end as variant_verdict,
-        string_agg(verdict_reason, '; ' order by task, scorer) as verdict_evidence,
-        sum(n_shared_items) filter (where verdict != 'not comparable') as n_verdict_items,
-        max(items_needed) filter (where verdict = 'undecided') as items_needed,
-    from {{ ref('fct_variant_verdicts') }}
-    group by variant
-),
-
 benchmark as (
     select
         variant,
@@ -81,12 +63,12 @@ final as (
         tiers.quality_tier_rank,
         tiers.missing_side,
         tiers.tier_reason,
-        case when variants.is_baseline then 'baseline' else coalesce(verdicts.variant_verdict, 'not comparable') end
+        coalesce(tiers.variant_verdict, case when variants.is_baseline then 'baseline' else 'not comparable' end)
             as variant_verdict,
-        case when variants.is_baseline then 'the baseline'
-             else coalesce(verdicts.verdict_evidence, 'not compared with the baseline yet') end as verdict_evidence,
-        verdicts.n_verdict_items,
-        verdicts.items_needed,
+        coalesce(tiers.verdict_evidence, case when variants.is_baseline then 'the baseline'
+                                              else 'not compared with the baseline yet' end) as verdict_evidence,
+        tiers.n_verdict_items,
+        tiers.items_needed,
         measurements.decode_tok_per_s,
         baseline_measurements.decode_tok_per_s as baseline_decode_tok_per_s,
         measurements.speed_flag,
@@ -102,7 +84,6 @@ final as (
     left join generation using (variant)
     left join tiers using (variant)
     left join measurements using (variant)
-    left join verdicts using (variant)
     left join measurements as baseline_measurements on baseline_measurements.variant = variants.baseline_variant
 )
 

@@ -6,6 +6,24 @@ thresholds as (
     select * from {{ ref('quality_tier_thresholds') }}
 ),
 
+verdicts as (
+    -- One word per rung from its per-task verdicts: any task shown worse makes the rung worse; it is
+    -- equivalent only when every comparable task showed equivalence (or better).
+    select
+        variant,
+        case
+            when bool_or(verdict = 'worse') then 'worse'
+            when count(*) filter (where verdict != 'not comparable') = 0 then 'not comparable'
+            when bool_and(verdict in ('equivalent', 'better', 'not comparable')) then 'equivalent'
+            else 'undecided'
+        end as variant_verdict,
+        string_agg(verdict_reason, '; ' order by task, scorer) as verdict_evidence,
+        sum(n_shared_items) filter (where verdict != 'not comparable') as n_verdict_items,
+        max(items_needed) filter (where verdict = 'undecided') as items_needed,
+    from {{ ref('fct_variant_verdicts') }}
+    group by variant
+),
+
 deltas as (
     select
         variant,
@@ -75,12 +93,22 @@ final as (
         tiered.quality_tier_rank,
         tiered.n_shared_items,
         tiered.n_shared_generation_items,
+        case when tiered.is_baseline then 'baseline' else coalesce(verdicts.variant_verdict, 'not comparable') end
+            as variant_verdict,
+        case when tiered.is_baseline then 'the baseline'
+             else coalesce(verdicts.verdict_evidence, 'not compared with the baseline yet') end as verdict_evidence,
+        verdicts.n_verdict_items,
+        verdicts.items_needed,
         case
             when tiered.quality_tier_rank is null
                 then 'no tier: nothing was compared with the baseline on shared items'
                      || coalesce(' (' || tiered.not_comparable_reasons || ')', '')
             when tiered.not_comparable_reasons is not null
                 then 'tier from the comparable tasks only; left out: ' || tiered.not_comparable_reasons
+            -- TR125's tier is a point estimate; where the statistics cannot back it, say so.
+            when verdicts.variant_verdict = 'undecided'
+                then 'provisional: the tier rests on point estimates the statistics do not settle'
+                     || coalesce(printf(' (~%d paired items would decide)', verdicts.items_needed), '')
         end as tier_reason,
         case
             when tiered.benchmark_tier_rank is null and tiered.generation_tier_rank is null then 'both'
@@ -92,6 +120,7 @@ final as (
     left join thresholds as benchmark_tier on benchmark_tier.rank = tiered.benchmark_tier_rank
     left join thresholds as generation_tier on generation_tier.rank = tiered.generation_tier_rank
     left join thresholds as quality_tier on quality_tier.rank = tiered.quality_tier_rank
+    left join verdicts on verdicts.variant = tiered.variant
 )
 
 select * from final
