@@ -285,7 +285,7 @@ def test_decision_matrix_decides_per_budget_and_use_case_in_verdict_words(built)
     smallest = rows[("smallest", "2 GB")]
     # Q8_0 is shown equivalent to F16; Q2_K is smaller but shown worse, and the evidence says so.
     assert (smallest["recommended_variant"], smallest["verdict"]) == ("tiny-lm__Q8_0", "equivalent")
-    assert "equivalent to F16 within ±3 pp" in smallest["evidence"]
+    assert "equivalent to F16 within ±3 pp on arc_challenge (n=200, Δ +0.0 pp" in smallest["evidence"]
     assert "tiny-lm Q2_K worse" in smallest["evidence"]
     # Q4_K_M (exactly −3 pp, 6 of 200 items lost, not significant after Holm) is undecided, so it is
     # never the pick of a use case that needs a rung shown equivalent.

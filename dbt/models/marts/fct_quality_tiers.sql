@@ -6,6 +6,33 @@ thresholds as (
     select * from {{ ref('quality_tier_thresholds') }}
 ),
 
+verdict_groups as (
+    -- Tasks that reached the same verdict, said once: "equivalent to F16 within ±3 pp on arc_easy
+    -- (n=200, Δ +0.5 pp), mmlu (n=57, Δ 0.0 pp)".
+    select
+        variant,
+        verdict,
+        case verdict when 'worse' then 1 when 'undecided' then 2 when 'not comparable' then 3 else 4 end as priority,
+        sum(n_shared_items) filter (where verdict != 'not comparable') as n_items,
+        max(items_needed) filter (where verdict = 'undecided') as items_needed,
+        case verdict
+            when 'equivalent' then 'equivalent to ' || any_value(baseline_label) || ' within ±3 pp on '
+            when 'worse' then 'worse than ' || any_value(baseline_label) || ' on '
+            when 'better' then 'better than ' || any_value(baseline_label) || ' on '
+            when 'undecided' then 'undecided vs ' || any_value(baseline_label) || ' on '
+            else 'not comparable on '
+        end
+        || string_agg(
+            case when verdict = 'not comparable' then task || ' (' || verdict_reason || ')'
+                 else printf('%s (n=%d, Δ %+.1f pp [%+.1f, %+.1f])', task, n_shared_items, delta_pp,
+                             coalesce(delta_ci_low_pp, 'nan'::double), coalesce(delta_ci_high_pp, 'nan'::double)) end,
+            ', ' order by task, scorer)
+        || case when verdict = 'undecided' and max(items_needed) is not null
+                then printf('; ~%d paired items would decide', max(items_needed)) else '' end as evidence,
+    from {{ ref('fct_variant_verdicts') }}
+    group by variant, verdict
+),
+
 verdicts as (
     -- One word per rung from its per-task verdicts: any task shown worse makes the rung worse; it is
     -- equivalent only when every comparable task showed equivalence (or better).
@@ -13,14 +40,14 @@ verdicts as (
         variant,
         case
             when bool_or(verdict = 'worse') then 'worse'
-            when count(*) filter (where verdict != 'not comparable') = 0 then 'not comparable'
+            when bool_and(verdict = 'not comparable') then 'not comparable'
             when bool_and(verdict in ('equivalent', 'better', 'not comparable')) then 'equivalent'
             else 'undecided'
         end as variant_verdict,
-        string_agg(verdict_reason, '; ' order by task, scorer) as verdict_evidence,
-        sum(n_shared_items) filter (where verdict != 'not comparable') as n_verdict_items,
-        max(items_needed) filter (where verdict = 'undecided') as items_needed,
-    from {{ ref('fct_variant_verdicts') }}
+        string_agg(evidence, '; ' order by priority) as verdict_evidence,
+        sum(n_items) as n_verdict_items,
+        max(items_needed) as items_needed,
+    from verdict_groups
     group by variant
 ),
 
