@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from quantbench_assets.lib.core import paths  # noqa: E402
 from quantbench_assets.lib.measure import perplexity as ppl  # noqa: E402
+from quantbench_assets.lib.measure import ppl_windows as pw  # noqa: E402
 
 LLAMA_CPP_PYTHON = "0.3.36"
 BUILD = ROOT / "benchmarks" / ".build"
@@ -127,9 +128,9 @@ def ours(gguf: Path, corpus: Path, n_ctx: int, windows: int, threads: int) -> di
 
     t0 = time.perf_counter()
     with LlamaCppEngine(gguf, EngineSettings(n_ctx=n_ctx, n_batch=n_ctx, logits_all=True, n_threads=threads)) as eng:
-        w = ppl.make_windows(ppl.tokenize_corpus(eng, ppl.read_corpus(corpus)), n_ctx, windows,
-                             eng.llm.token_bos() if ppl.adds_bos(eng) else None)
-        ppl.window_logits(eng, w.tokens[0][:16], 8)  # warm-up, as llama.cpp's common_init does before its loop
+        w = pw.make_windows(pw.tokenize_corpus(eng, pw.read_corpus(corpus)), n_ctx, windows,
+                             eng.llm.token_bos() if pw.adds_bos(eng) else None)
+        pw.window_logits(eng, w.tokens[0][:16], 8)  # warm-up, as llama.cpp's common_init does before its loop
         run_ = ppl.run_rung(eng, w)
         build = eng.build
     s = run_.perplexity()
@@ -160,7 +161,7 @@ def main() -> int:
 
     binary = ensure_binary()
     gguf = a.gguf or default_gguf(a.quant)
-    corpus = paths.benchmarks_dir() / ppl.CORPUS_RELPATH
+    corpus = paths.benchmarks_dir() / pw.CORPUS_RELPATH
     runs_ours, runs_theirs = [], []
     for rep in range(a.reps):
         runs_ours.append(ours(gguf, corpus, a.n_ctx, a.windows, a.threads))

@@ -7,7 +7,8 @@ Paths compared (each item scored from scratch: a fresh sample cache per run):
   quantbench generate_rescore   TR125's greedy generation (16 tokens, chat template) + letter extraction
   lm-eval → quantbench bridge   lm-eval's own task code on the same engine (lib/tasks/lmeval.py)
   lm-eval --model gguf          lm-eval 0.4.13's gguf backend posting echo+logprobs completions to
-                                `python -m llama_cpp.server` on 127.0.0.1 (FACTS.md: 1-4 s per request)
+                                `python -m llama_cpp.server` on 127.0.0.1 (1-4 s per request:
+                                docs/PLATFORM_NOTES.md, "lm-eval's gguf backend")
 
 Both servers and engines run with llama.cpp's extra buffer types off (these AMX machines segfault
 in ggml_backend_amx_mul_mat with them on), so the server is started through this script (`--serve`),
@@ -81,7 +82,8 @@ def doc_indices(task) -> list[int]:
 def bench_quantbench(gguf: Path, sha256: str, threads: int, tasks) -> tuple[list[dict], str]:
     from quantbench_assets.lib.core.cache import SampleCache
     from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
-    from quantbench_assets.lib.scoring.scorers import run_scorer, score_samples
+    from quantbench_assets.lib.scoring.benchmark_scoring import score_samples
+    from quantbench_assets.lib.scoring.scorers import run_scorer
 
     out = []
     with LlamaCppEngine(gguf, EngineSettings(n_threads=threads, logits_all=True)) as engine, \

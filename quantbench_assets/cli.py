@@ -5,6 +5,8 @@
     python -m quantbench_assets.cli run --model smollm2-135m-instruct --quant Q8_0 --limit 5
     python -m quantbench_assets.cli answer               # print the per-budget recommendations again
     python -m quantbench_assets.cli table                # print the accuracy mart and the leaderboard
+    quantbench init DIR                                  # installed package: copy the project files to DIR,
+                                                         #   then export QUANTBENCH_HOME=DIR
 
 Studies (lib/core/study.py):
   demo   SmolLM2-135M (F16, Q8_0, Q4_K_M, Q2_K) and Qwen2.5-Coder-1.5B (source Q4_K_M, Q3_K_M, Q2_K):
@@ -28,17 +30,18 @@ from pathlib import Path
 
 from quantbench_assets.lib.core import paths
 
-DEFAULT_HOME = paths.PROJECT_ROOT / ".dagster_home"
-INSTANCE_YAML = """# quantbench's Dagster instance. Writers of the DuckDB file share the pool "warehouse" (limit 1);
-# inference runs in the pool "inference", as wide as the machine allows.
-concurrency:
-  pools:
-    default_limit: 1
+INSTANCE_YAML = """# quantbench's Dagster instance. Writers of the DuckDB file share the pool "warehouse", limited to 1
+# (DuckDB takes one writer per file) by quantbench's CLI; inference runs in the pool "inference", as
+# wide as the machine allows. No default limit for all pools: it would throttle "inference" too.
 telemetry:
   enabled: false
 python_logs:
   python_log_level: INFO
 """
+# Per-pool limits live in the instance's storage, not in dagster.yaml; configure_pools sets them.
+POOL_LIMITS = {"warehouse": 1}
+_OLD_HEADER = "# quantbench's Dagster instance."  # files this CLI wrote (and may upgrade)
+
 # Dagster's console logger at INFO: the DEBUG event stream (one line per engine event) is not useful in
 # the log file either; everything is still stored in the instance and shown in the UI.
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -47,10 +50,11 @@ _TERM = None  # the terminal, kept while fd 1/2 point at the log file
 
 
 def ensure_home() -> Path:
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_HOME)))
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home())))
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
-    if not cfg.exists():
+    # an instance file this CLI wrote earlier had default_limit: 1, which throttled "inference" to 1
+    if not cfg.exists() or (cfg.read_text().startswith(_OLD_HEADER) and "default_limit:" in cfg.read_text()):
         cfg.write_text(INSTANCE_YAML)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     return home
@@ -93,6 +97,18 @@ def quiet_to(log_path: Path):
         _TERM = None
 
 
+def configure_pools(instance) -> None:
+    """Set POOL_LIMITS where the instance has no limit of its own (one set in the UI is kept); pools not
+    named stay unlimited."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    explicit = {p.name for p in storage.get_pool_limits() if not getattr(p, "from_default", False)}
+    for pool, limit in POOL_LIMITS.items():
+        if pool not in explicit:
+            storage.set_concurrency_slots(pool, limit)
+
+
 def _materializer():
     """Load the definitions once; return (materialize(selection, partition_key, run_config) -> error or None, asset names)."""
     ensure_home()
@@ -102,6 +118,7 @@ def _materializer():
 
     defs = load_defs()
     instance = dg.DagsterInstance.get()
+    configure_pools(instance)
     assets, resources = list(defs.assets or []), dict(defs.resources or {})
     present = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
 
@@ -168,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("table", help="print the accuracy table and the leaderboard")
     sub.add_parser("answer", help="print the per-budget recommendations from marts.fct_decision_matrix")
     sub.add_parser("report", help="rebuild statistics, marts, charts and the report without inference")
+    p = sub.add_parser("init", help="copy the project files (dbt project, catalog, tasks, benchmark data) "
+                                    "into DIR, the folder to name in QUANTBENCH_HOME")
+    p.add_argument("dir", type=Path)
     return ap
 
 
@@ -195,9 +215,9 @@ def plan_study(args):
     else:
         chosen = list(study.models)
     if args.quant:
-        from quantbench_assets.lib.catalog.entries import KNOWN_QUANTS
+        from quantbench_assets.lib.catalog.entries import KNOWN_QUANTS, is_known_rung
 
-        bad = [q for q in args.quant if q not in KNOWN_QUANTS]
+        bad = [q for q in args.quant if not is_known_rung(q)]
         if bad:
             raise StudyError(f"unknown quant(s) {bad} (known: {', '.join(KNOWN_QUANTS)})")
         narrowed = []
@@ -305,7 +325,7 @@ def run(study, catalog, skip_dbt: bool = False) -> int:
         step(after)
     if not skip_dbt:
         load_gpu_results(materialize, present)
-        step(dg.AssetSelection.groups("warehouse"))
+        step(dg.AssetSelection.kind("dbt"))
         step(dg.AssetSelection.groups("reports"))
     say(f"finished in {(time.time() - t_start) / 60:.1f} min" + (f" with {len(failures)} failure(s):" if failures else ""))
     for f in failures:
@@ -333,7 +353,7 @@ def rebuild_reports() -> int:
     load_gpu_results(materialize, present)
     ok = True
     for label, selection in (("statistics", [a for a in ("variant_statistics",) if a in present]),
-                             ("dbt marts", dg.AssetSelection.groups("warehouse")),
+                             ("dbt marts", dg.AssetSelection.kind("dbt")),
                              ("charts, report, site", dg.AssetSelection.groups("reports"))):
         say(f"building {label}")
         err = materialize(selection)
@@ -349,7 +369,7 @@ def rebuild_reports() -> int:
 def print_answer(log_path: Path | None = None) -> None:
     """The per-budget recommendations (marts.fct_decision_matrix) and where to look."""
     from quantbench_assets.lib.core import warehouse
-    from quantbench_assets.lib.reporting.report import answer_lines
+    from quantbench_assets.lib.reporting.report_verdicts import answer_lines
 
     db = paths.warehouse_path()
     dm = None
@@ -367,7 +387,7 @@ def print_answer(log_path: Path | None = None) -> None:
     if site.exists():
         say(f"  site       {site}  (open in a browser, no server needed)")
     say(f"  warehouse  {db}  (marts.*; e.g. .venv/bin/python -m quantbench_assets.cli table)")
-    say(f"  UI         DAGSTER_HOME={os.environ.get('DAGSTER_HOME', DEFAULT_HOME)} "
+    say(f"  UI         DAGSTER_HOME={os.environ.get('DAGSTER_HOME') or paths.dagster_home()} "
         ".venv/bin/dagster dev -h 127.0.0.1 -p 3000  → http://127.0.0.1:3000")
     if log_path is not None:
         say(f"  log        {log_path}  (llama.cpp and Dagster output)")
@@ -408,10 +428,45 @@ def print_table() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # exits 2 on a malformed option
+    try:
+        return _main(args)
+    except paths.ProjectNotFound as e:
+        print(f"quantbench {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def init_project(folder: Path) -> int:
+    try:
+        home = paths.init_project(folder)
+    except (paths.ProjectNotFound, FileExistsError) as e:
+        print(f"quantbench init: error: {e}", file=sys.stderr)
+        return 2
+    # dagster-dbt loads the dbt project from its manifest: parse it once here, as set-up does in a checkout
+    import shutil
+    import subprocess
+
+    dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
+    try:
+        proc = subprocess.run([dbt, "parse", "--profiles-dir", ".", "--quiet"], cwd=home / "dbt",
+                              env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True)
+    except FileNotFoundError:
+        print(f"quantbench init: files copied to {home}, but no dbt executable was found (PATH, or {dbt}) "
+              "to parse the dbt project", file=sys.stderr)
+        return 1
+    if proc.returncode != 0:
+        print(f"quantbench init: `dbt parse` failed in {home / 'dbt'}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}",
+              file=sys.stderr)
+        return 1
+    print(f"quantbench project files copied to {home}\nuse it with:  export {paths.HOME_ENV}={home}")
+    return 0
+
+
+def _main(args) -> int:
     from quantbench_assets.lib.core.study import StudyError
 
-    ap = build_parser()
-    args = ap.parse_args(argv)  # exits 2 on a malformed option
+    if args.cmd == "init":
+        return init_project(args.dir)
     if args.cmd == "table":
         print_table()
         return 0

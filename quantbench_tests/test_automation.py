@@ -277,7 +277,7 @@ def test_the_marts_are_requested_when_an_upstream_partition_lands(definitions, i
     assert graph.get(mart).automation_condition is not None
     key = "smollm2-135m-instruct__Q8_0"
     instance.add_dynamic_partitions("variants", [key, "smollm2-135m-instruct__Q2_K"])
-    selection = dg.AssetSelection.groups("warehouse")
+    selection = dg.AssetSelection.kind("dbt")
 
     first = dg.evaluate_automation_conditions(defs=definitions, instance=instance, asset_selection=selection)
     assert first.total_requested == 0  # nothing has landed yet
@@ -307,7 +307,7 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
         definitions, smollm_base, tmp_path, monkeypatch):
     """No CLI, no manual materialization choice: the sensors decide every run; the test executes what they
     request, as the daemon would, on the CI study (the demo's assets, 4 items per task)."""
-    from quantbench_assets.lib.reporting.report import table_widths
+    from quantbench_assets.lib.reporting.report_format import table_widths
 
     monkeypatch.setenv(STUDY_ENV, "ci")
     monkeypatch.setenv("QUANTBENCH_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
@@ -343,7 +343,7 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
 
         # Set-up, before the drop: a warehouse that has been built once (seeds; what the demo or any earlier
         # run leaves), and the automation sensor already ticking.
-        assert dg.materialize(assets, selection=dg.AssetSelection.groups("warehouse"), instance=instance,
+        assert dg.materialize(assets, selection=dg.AssetSelection.kind("dbt"), instance=instance,
                               resources=resources, raise_on_error=False).success
         first, requested = automation_tick(None)
         assert not requested

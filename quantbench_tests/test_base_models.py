@@ -17,7 +17,8 @@ from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
 from quantbench_assets.lib.scoring.tr125 import run_mc_generation, score_mc_generation
 from quantbench_assets.lib.gguf.info import read_gguf
 from quantbench_assets.lib.scoring.mc import restatement
-from quantbench_assets.lib.scoring.scorers import run_scorer, score_samples
+from quantbench_assets.lib.scoring.benchmark_scoring import score_samples
+from quantbench_assets.lib.scoring.scorers import run_scorer
 from quantbench_assets.lib.tasks.benchmarks import load_task
 
 BASE_MODEL = "smollm2-135m-notemplate"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, log_softmax
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, row_log_softmax
 from quantbench_assets.lib.scoring.mc import extract_letter, raw_letter
 
 
@@ -16,12 +16,12 @@ def test_loglikelihood_reads_the_logits_one_position_before_each_token(engine):
     # Hand computation: evaluate the whole text from scratch, take the row before the last token.
     tokens = engine.tokenize("The capital of France is Paris")
     rows, targets = engine.token_logprobs(tokens)
-    hand = float(log_softmax(rows[-1])[targets[-1]])
+    hand = float(row_log_softmax(rows[-1])[targets[-1]])
     (ll,) = engine.loglikelihood([("The capital of France is", " Paris")])
     assert ll.n_tokens == 1
     assert ll.logprob == pytest.approx(hand, abs=1e-5)
     # The off-by-one reading (logits at the token's own position) gives a different number.
-    assert abs(float(log_softmax(rows[-2])[targets[-1]]) - hand) > 0.1
+    assert abs(float(row_log_softmax(rows[-2])[targets[-1]]) - hand) > 0.1
 
 
 def test_single_pass_letter_logprobs_equal_the_loglikelihood_path(engine):
@@ -58,4 +58,4 @@ def test_raw_and_rescored_letters_follow_tr125s_rules(text, raw, rescored):
 
 def test_log_softmax_is_normalised():
     row = np.array([1.0, 2.0, 3.0])
-    assert np.exp(log_softmax(row)).sum() == pytest.approx(1.0)
+    assert np.exp(row_log_softmax(row)).sum() == pytest.approx(1.0)

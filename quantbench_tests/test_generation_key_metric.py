@@ -46,7 +46,8 @@ def aggregated(tmp_path_factory) -> dict[str, dict]:
     out = subprocess.run(["dbt", "build", "--project-dir", str(project), "--profiles-dir", str(project),
                           "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
                           "--indirect-selection", "cautious",
-                          "--select", "generation_key_metrics", "int_generation_task_components", "int_generation_scores_aggregated"],
+                          "--select", "generation_key_metrics", "stg_generation_scores", "int_generation_task_components",
+                          "int_generation_scores_aggregated"],
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-4000:]
     with duckdb.connect(str(db), read_only=True) as con:

@@ -111,7 +111,7 @@ def test_refusal():
     assert gm.refusal(story).value == 0.0  # past the opening window: content, not a refusal
 
 
-# ------------------------------------------------------------------------ E2E factual consistency
+# ------------------------------------------------------------------------------- E2E slot check
 def test_parse_mr():
     slots = gm.parse_mr(MR)
     assert slots["customer rating"] == "3 out of 5" and slots["near"] == "Burger King" and len(slots) == 8
@@ -120,14 +120,14 @@ def test_parse_mr():
 
 
 def test_e2e_full_realization():
-    m = gm.e2e_factual_consistency(MR, FULL)
+    m = gm.e2e_slot_check(MR, FULL)
     assert m["e2e_slot_coverage"].value == 1.0
     assert m["e2e_hallucinated_count"].value == 0.0
     assert m["e2e_hallucination_share"].value == 0.0
 
 
 def test_e2e_wrong_food_is_a_hallucination():
-    m = gm.e2e_factual_consistency(MR, FULL.replace("French", "Italian"))
+    m = gm.e2e_slot_check(MR, FULL.replace("French", "Italian"))
     assert m["e2e_hallucinated_count"].value == 1.0
     assert ("food", "Italian") in m["e2e_hallucinated_count"].detail["hallucinated"]
     assert m["e2e_slot_coverage"].value == pytest.approx(7 / 8)
@@ -143,9 +143,9 @@ def test_e2e_phrasing_rules():
     assert negated["realized"]["familyFriendly"] is False
     assert ("familyFriendly", "no") in negated["hallucinated"]
     # a stated attribute the MR lacks is a hallucination; "restaurant" alone is generic
-    extra = gm.e2e_factual_consistency("name[Zizzi], eatType[pub]", "Zizzi is an expensive pub and restaurant.")
+    extra = gm.e2e_slot_check("name[Zizzi], eatType[pub]", "Zizzi is an expensive pub and restaurant.")
     assert extra["e2e_hallucinated_count"].detail["hallucinated"] == [("priceRange", "high")]
-    nothing = gm.e2e_factual_consistency("name[Zizzi]", "Zizzi.")
+    nothing = gm.e2e_slot_check("name[Zizzi]", "Zizzi.")
     assert nothing["e2e_hallucination_share"].value is None and nothing["e2e_hallucination_share"].null_reason
 
 

@@ -19,7 +19,8 @@ from quantbench_assets.defs.resources import EngineResource, StorageResource
 from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
 from quantbench_assets.lib.engines.registry import open_engine
-from quantbench_assets.lib.engines.http import NS_PER_MS, HttpEngineError, OllamaEngine
+from quantbench_assets.lib.engines.http import HttpEngineError
+from quantbench_assets.lib.engines.ollama_engine import NS_PER_MS, OllamaEngine
 from quantbench_assets.lib.measure.equivalence import METRICS, run_study
 from quantbench_assets.lib.scoring.tr125 import run_mc_generation, score_mc_generation
 from quantbench_assets.lib.engines.server import LlamaCppServer, ServerStartError
@@ -114,7 +115,7 @@ def test_the_equivalence_study_compares_both_engines_item_by_item_on_the_ci_mode
     assert s["prompt_identical_share"] == 1.0
     # Same file, same library, greedy and the same sampling chain: the serving path must not change a
     # single output. (With the server's default repeat_penalty of 1.1, 5 of the first 10 items
-    # changed, e.g. a dropped final period: engines_http.LLAMA_CPP_SAMPLING.)
+    # changed, e.g. a dropped final period: lib/engines/http.py LLAMA_CPP_SAMPLING.)
     assert s["identical_output_share"] == 1.0 and s["identical_answer_share"] == 1.0
     assert s["rescored_accuracy_a"] == s["rescored_accuracy_b"]
     assert [t["metric"] for t in study.tests] == [m for m, _, _ in METRICS]

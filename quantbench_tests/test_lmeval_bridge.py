@@ -7,9 +7,10 @@ import pytest
 
 from quantbench_assets.lib.core import paths
 from quantbench_assets.lib.core.cache import SampleCache
-from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, log_softmax
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, row_log_softmax
 from quantbench_assets.lib.tasks.lmeval import QuantbenchLM, local_tasks, task_manager
-from quantbench_assets.lib.scoring.scorers import cloze_request, mc2_score, run_scorer, score_samples
+from quantbench_assets.lib.scoring.benchmark_scoring import mc2_score, score_samples
+from quantbench_assets.lib.scoring.scorers import cloze_request, run_scorer
 from quantbench_assets.lib.tasks.benchmarks import hellaswag_preprocess, load_all_items, load_task
 
 N_ITEMS = 6
@@ -74,7 +75,7 @@ def test_loglikelihood_rolling_equals_a_hand_sum_over_tokens_after_the_prefix_to
     tokens = [engine.llm.token_bos()] + engine.tokenize(text, add_bos=False)
     engine.llm.reset()
     engine.llm.eval(tokens)
-    hand = sum(float(log_softmax(engine.llm.scores[i])[tokens[i + 1]]) for i in range(len(tokens) - 1))
+    hand = sum(float(row_log_softmax(engine.llm.scores[i])[tokens[i + 1]]) for i in range(len(tokens) - 1))
     assert rolling == pytest.approx(hand, abs=1e-3) and rolling < 0
 
 
@@ -84,7 +85,7 @@ def test_an_empty_context_conditions_on_the_prefix_token(engine):
     ((ll, _),) = QuantbenchLM(engine=engine).loglikelihood([_Request("", " Paris")])
     tokens = [engine.llm.token_bos()] + engine.tokenize(" Paris", add_bos=False)
     rows, targets = engine.token_logprobs(tokens)
-    assert ll == pytest.approx(sum(float(log_softmax(rows[i])[targets[i]]) for i in range(len(targets))), abs=1e-4)
+    assert ll == pytest.approx(sum(float(row_log_softmax(rows[i])[targets[i]]) for i in range(len(targets))), abs=1e-4)
 
 
 def test_mc2_and_hellaswag_cleaning_equal_lm_evals_own_functions():

@@ -56,8 +56,8 @@ PEAK_RSS_BYTES = {"tiny-lm__F16": 2_300_000_000, "tiny-lm__Q8_0": 1_200_000_000,
 USD_PER_HOUR = 0.035  # the hardware_prices seed's reference row (the seed study's rate)
 KLD_MEAN = {"tiny-lm__Q8_0": 0.001, "tiny-lm__Q4_K_M": 0.02, "tiny-lm__Q2_K": 0.3}
 
-# The marts of this issue and everything upstream of them. Other models read the speed and
-# perplexity tables without optional_source, so they cannot build on a foundation-only warehouse.
+# The marts of this issue and everything upstream of them. Other models read tables (the engine and
+# study tables) with a plain source(), so they cannot build on a foundation-only warehouse.
 MARTS = ("fct_decision_matrix", "fct_pareto_frontier", "fct_diminishing_returns", "rpt_quantization_leaderboard",
          "fct_variant_comparisons")
 
@@ -135,7 +135,8 @@ def measurement_tables() -> dict[str, pl.DataFrame]:
         for v, b in PEAK_RSS_BYTES.items() for mmap in (True, False)
     ])
     kld = pl.DataFrame([{"variant": v, "base_variant": "tiny-lm__F16", "kld_mean": k} for v, k in KLD_MEAN.items()])
-    ppl = pl.DataFrame([{"variant": v, "ppl": 8.0 + 10 * k} for v, k in KLD_MEAN.items()])
+    # bits_per_byte: stg_perplexity, which the marts read, requires it as the perplexity asset writes it
+    ppl = pl.DataFrame([{"variant": v, "ppl": 8.0 + 10 * k, "bits_per_byte": 1.0} for v, k in KLD_MEAN.items()])
     return {"generation_scores": generation, "speed_summary": speed, "memory_probe": memory,
             "distribution_shift": kld, "perplexity": ppl}
 

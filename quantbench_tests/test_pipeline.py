@@ -79,7 +79,7 @@ def test_one_partition_materializes_end_to_end_and_again_without_new_rows(pipeli
     assert first.success, failure_messages(first)
     checks = [e for e in first.get_asset_check_evaluations()]
     assert checks and all(c.passed for c in checks)
-    assert materialize(dg.AssetSelection.groups("warehouse")).success
+    assert materialize(dg.AssetSelection.kind("dbt")).success
     before = counts(db)
     assert before["benchmark_samples"] == [(GOOD, 4)]  # 2 MMLU + 2 ARC-Challenge items
     con = duckdb.connect(str(db), read_only=True)

@@ -420,14 +420,15 @@ WRITE_PARTITIONS = """
     db, variant, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     for i in range(rounds):
         df = pl.DataFrame({"variant": [variant] * 50, "item": list(range(50)), "round": [i] * 50})
-        warehouse.write_partition(db, "samples", df, {"variant": variant})
+        warehouse.write_partition(db, "samples", df, {"variant": variant},
+                                  columns={"variant": "VARCHAR", "item": "BIGINT", "round": "BIGINT"})
     print("wrote", rounds, flush=True)
 """
 def test_two_processes_writing_the_warehouse_at_once_both_succeed(tmp_path):
     import duckdb
 
     db = tmp_path / "warehouse.duckdb"
-    # The hazard itself (FACTS.md): a second process on an open DuckDB file fails, even read-only.
+    # The hazard itself (docs/PLATFORM_NOTES.md): a second process on an open DuckDB file fails, even read-only.
     holder = duckdb.connect(str(db))
     probe = run_python("import sys, duckdb; duckdb.connect(sys.argv[1], read_only=True)", str(db))
     _out, err = probe.communicate(timeout=60)

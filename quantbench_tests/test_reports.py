@@ -76,7 +76,7 @@ def _marts() -> dict:
 
 
 def test_the_report_answers_first_with_one_sentence_of_evidence_per_rung():
-    from quantbench_assets.lib.reporting.report import APPENDIX, table_widths
+    from quantbench_assets.lib.reporting.report_format import APPENDIX, table_widths
 
     text = build_report(_marts(), {"accuracy_vs_size": "charts/accuracy_vs_size.png"}, "test")
     sections = [text.index(h) for h in ("## The answer", "## Evidence per rung", "## Per-model findings",
@@ -101,7 +101,7 @@ def test_the_report_answers_first_with_one_sentence_of_evidence_per_rung():
 
 
 def test_without_a_verdict_column_an_unsettled_comparison_reads_undecided():
-    from quantbench_assets.lib.reporting.report import answer_lines, verdict_of, verdict_sentence
+    from quantbench_assets.lib.reporting.report_verdicts import answer_lines, verdict_of, verdict_sentence
 
     row = VERDICTS.drop("verdict").row(2, named=True)  # p = 0.4, no TOST: nothing settles it
     assert verdict_of(row) == "undecided" and verdict_sentence(row).startswith("undecided vs F16")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from quantbench_assets.lib.scoring.sandbox import (SandboxLimits, execute_samples, extract_code, probe_isolation,
-                                           run_tests)
+from quantbench_assets.lib.scoring.code_extraction import extract_code
+from quantbench_assets.lib.scoring.sandbox import SandboxLimits, execute_samples, probe_isolation, run_tests
 
 FAST = SandboxLimits(wall_s=3.0, cpu_s=1, memory_bytes=256 * 2**20, file_bytes=256 * 2**10)
 TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]

@@ -18,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.defs.analysis.assets import variant_statistics
 from quantbench_assets.lib.core import paths
-from quantbench_assets.lib.reporting import site
+from quantbench_assets.lib.reporting import site, site_charts
 from quantbench_tests.test_marts import KLD_MEAN, LADDER, foundation_tables, measurement_tables, write_warehouse
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
@@ -131,7 +131,7 @@ def test_an_empty_warehouse_gives_pages_that_say_what_to_materialize(tmp_path):
     assert set(marts) == set(site.SITE_MARTS) and all(v is None for v in marts.values())
     site.build_site(marts, tmp_path / "site")
     charts = (tmp_path / "site" / "charts.html").read_text()
-    assert charts.count('class="nodata"') == len(site.CHARTS)
+    assert charts.count('class="nodata"') == len(site_charts.CHARTS)
     assert "no data yet: materialize <code>marts/fct_variant_distribution_shift</code>" in charts
     assert "no data yet: materialize <code>marts/fct_decision_matrix</code>" in (tmp_path / "site" / "index.html").read_text()
 
@@ -188,7 +188,7 @@ def test_every_page_loads_from_disk_with_no_console_error(browser, built_site, n
 def test_each_chart_renders_svg(browser, built_site):
     page, errors = open_page(browser, built_site / "charts.html")
     charts = page.locator("div.plotly-graph-div")
-    assert charts.count() == len(site.CHARTS)
+    assert charts.count() == len(site_charts.CHARTS)
     for i in range(charts.count()):
         chart = charts.nth(i)
         chart.locator("svg.main-svg").first.wait_for(timeout=15_000)

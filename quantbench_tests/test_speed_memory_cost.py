@@ -20,7 +20,7 @@ from quantbench_assets.lib.measure.memory import (
     attention_shape, kv_cache_bytes, model_facts, probe_memory, seeds_memory_estimate,
 )
 from quantbench_assets.lib.measure.speed import (
-    BenchSpec, decode_roofline, run_speed_bench, summarize, weight_bytes_read_per_token,
+    BenchSpec, decode_roofline, run_speed_bench, summarize_speed_samples, weight_bytes_read_per_token,
 )
 
 SMALL = BenchSpec(n_prompt=64, n_gen=16, reps=3, warmup=1)
@@ -55,7 +55,7 @@ def test_speed_bench_gives_positive_rates_with_a_spread_and_leaves_the_engine_us
 
 def test_summary_reports_mean_sd_cv_and_tukey_outliers():
     values = [10.0, 10.1, 9.9, 10.05, 20.0]
-    s = summarize(values)
+    s = summarize_speed_samples(values)
     assert s["mean"] == pytest.approx(np.mean(values))
     assert s["sd"] == pytest.approx(np.std(values, ddof=1))
     assert s["cv_pct"] == pytest.approx(s["sd"] / s["mean"] * 100)
@@ -221,7 +221,7 @@ def test_speed_and_memory_assets_feed_the_cost_mart(q8, tmp_path):
     env = {**os.environ, "QUANTBENCH_WAREHOUSE": str(db), "DO_NOT_TRACK": "1"}
     dbt = Path(sys.executable).parent / "dbt"
     select = ("hardware_prices stg_hardware stg_speed_samples stg_speed_summary stg_memory_probe stg_gguf_inventory "
-              "dim_hardware int_speed_measured int_speed_priced")
+              "stg_external_hardware stg_external_speed_summary dim_hardware int_speed_measured int_speed_priced")
 
     def build() -> list[tuple]:
         out = subprocess.run(

@@ -20,11 +20,12 @@ from quantbench_assets.defs.scoring.standard import standard_benchmark_samples, 
 from quantbench_assets.defs.resources import EngineResource, default_resources
 from quantbench_assets.lib.core import paths
 from quantbench_assets.lib.core.cache import SampleCache
-from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, log_softmax
-from quantbench_assets.lib.scoring.scorers import (
-    at_chance, cloze_request, gsm8k_answers, gsm8k_match, ifeval_check, mc2_score, mc_metrics, run_scorer,
-    score_samples, summarize,
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, row_log_softmax
+from quantbench_assets.lib.scoring.benchmark_scoring import (
+    gsm8k_answers, gsm8k_match, ifeval_check, mc2_score, mc_metrics, score_samples,
 )
+from quantbench_assets.lib.scoring.benchmark_summary import at_chance, summarize_benchmark_scores
+from quantbench_assets.lib.scoring.scorers import cloze_request, run_scorer
 from quantbench_assets.lib.analysis.stats import wilson_interval
 from quantbench_assets.lib.tasks.benchmarks import TaskError, TaskSpec, load_spec, load_task
 
@@ -83,7 +84,7 @@ def test_every_task_gives_one_row_per_item_and_scorer_and_a_wilson_scored_primar
         for r in rows:
             assert r["variant"] == GOOD and len(r["sample_key"]) == 64 and r["wall_ms"] > 0
             assert r.get("choice_loglikelihoods") or r.get("output") is not None
-    summary = summarize(scores)
+    summary = summarize_benchmark_scores(scores)
     assert {s["task"] for s in summary} == set(TASKS)
     for task in TASKS:
         wilson = [s for s in summary if s["task"] == task and s["interval"] == "wilson"]
@@ -111,7 +112,7 @@ def test_every_sample_and_score_records_how_its_prompt_was_built(samples, scores
 
 def test_the_three_mc_scorers_agree_within_their_intervals_on_the_same_items(scores):
     arc = {}
-    for s in summarize([r for r in scores if r["task"] == "arc_easy"]):
+    for s in summarize_benchmark_scores([r for r in scores if r["task"] == "arc_easy"]):
         if s["primary"]:
             arc[s["scorer"]] = s
     assert set(arc) == {"loglikelihood", "letter_logits", "generate_rescore"}
@@ -132,7 +133,7 @@ def test_a_choice_loglikelihood_equals_a_hand_computation_from_one_fresh_pass(en
         ctx_tokens = engine.tokenize(context)
         whole = engine.tokenize(context + cont)
         rows, _ = engine.token_logprobs(whole)  # from scratch: no cached prefix involved
-        hand = sum(float(log_softmax(rows[i - 1])[whole[i]]) for i in range(len(ctx_tokens), len(whole)))
+        hand = sum(float(row_log_softmax(rows[i - 1])[whole[i]]) for i in range(len(ctx_tokens), len(whole)))
         assert stored[j] == pytest.approx(hand, abs=1e-3)
 
 

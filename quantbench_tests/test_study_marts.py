@@ -20,7 +20,7 @@ SEED = paths.dbt_project_dir() / "seeds" / "published_scores.csv"
 
 
 def foundation(db: Path) -> None:
-    catalog = pl.DataFrame([{"model": MODEL, "family": "smollm2", "parameters": "135M", "source_kind": "pypi",
+    catalog = pl.DataFrame([{"model": MODEL, "family": "smollm2", "parameters": 135_000_000, "source_kind": "pypi",
                              "source_sha256": None, "base_quant": "Q4_1", "ladder": "F16,Q8_0",
                              "baseline_quant": "F16", "baseline_variant": f"{MODEL}__F16", "demo": True,
                              "engine": "llama_cpp", "license": "apache-2.0", "catalog_path": "test",

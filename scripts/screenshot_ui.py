@@ -4,7 +4,7 @@
     .venv/bin/python scripts/screenshot_ui.py --graph --out data/reports/ui_asset_graph.png   # the asset graph
 
 DAGSTER_HOME is the instance whose materializations are shown (default .dagster_home). dagster dev
-ignores SIGINT/SIGTERM when started with a plain `&` (FACTS.md): it is started in its own session and
+ignores SIGINT/SIGTERM when started with a plain `&` (docs/PLATFORM_NOTES.md): it is started in its own session and
 stopped by killing that process group. The browser is Debian's chromium driven by playwright; the
 "Join the Dagster community" dialog a fresh instance opens is dismissed before the screenshot.
 """

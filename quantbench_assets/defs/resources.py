@@ -1,9 +1,10 @@
 """Resources: the engine seam, the warehouse, and where files live. Defaults reproduce the demo."""
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.core import paths
 from quantbench_assets.lib.engines.llama import Engine, EngineSettings
@@ -59,11 +60,36 @@ class StorageResource(dg.ConfigurableResource):
         return Path(self.incoming_dir) if self.incoming_dir else paths.incoming_dir()
 
 
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse: hands out connections, each taken under the file lock that lets one
+    process write at a time (lib/core/warehouse.py). Bound to the resource key `duckdb`; the field is
+    `database`, as on dagster-duckdb's DuckDBResource, which assets not yet migrated still name."""
+
+    database: str = ""  # "" : QUANTBENCH_WAREHOUSE, else the project's data/warehouse/quantbench.duckdb
+
+    @property
+    def path(self) -> Path:
+        return Path(self.database) if self.database else paths.warehouse_path()
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821
+        from quantbench_assets.lib.core import warehouse
+
+        with warehouse.connect(self.path, read_only=read_only) as con:
+            yield con
+
+    def lock(self):
+        """The lock alone, for a tool that opens the file itself (dbt) while this process holds it."""
+        from quantbench_assets.lib.core import warehouse
+
+        return warehouse.lock_for(self.path)
+
+
 def default_resources() -> dict:
     return {
         "engine": EngineResource(),
         "storage": StorageResource(),
-        "duckdb": DuckDBResource(database=str(paths.warehouse_path())),
+        "duckdb": WarehouseResource(database=str(paths.warehouse_path())),
     }
 
 

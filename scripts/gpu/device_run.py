@@ -419,17 +419,18 @@ def measure_ladder(args, log: Log) -> int:
     if args.ppl_windows:
         from quantbench_assets.lib.core import paths
         from quantbench_assets.lib.measure import perplexity as ppl
+        from quantbench_assets.lib.measure import ppl_windows as pw
         from quantbench_assets.lib.core.store import sha256_file
 
-        corpus_path = paths.benchmarks_dir() / ppl.CORPUS_RELPATH
-        text, corpus_sha = ppl.read_corpus(corpus_path), sha256_file(corpus_path)
-        extra = {"corpus": ppl.CORPUS_NAME, "corpus_sha256": corpus_sha, "method_version": ppl.METHOD_VERSION}
+        corpus_path = paths.benchmarks_dir() / pw.CORPUS_RELPATH
+        text, corpus_sha = pw.read_corpus(corpus_path), sha256_file(corpus_path)
+        extra = {"corpus": pw.CORPUS_NAME, "corpus_sha256": corpus_sha, "method_version": pw.METHOD_VERSION}
         for m in rungs:
             key = m["variant"]
             try:
                 with LlamaCppEngine(m["path"], replace(settings, n_ctx=args.ppl_ctx)) as eng:
-                    bos = eng.llm.token_bos() if ppl.adds_bos(eng) else None
-                    windows = ppl.make_windows(ppl.tokenize_corpus(eng, text), args.ppl_ctx, args.ppl_windows, bos)
+                    bos = eng.llm.token_bos() if pw.adds_bos(eng) else None
+                    windows = pw.make_windows(pw.tokenize_corpus(eng, text), args.ppl_ctx, args.ppl_windows, bos)
                     prov = provenance_row(m, eng.build, eng.settings, now())
                     run = ppl.run_rung(eng, windows)
                 prov["hardware_id"] = hid

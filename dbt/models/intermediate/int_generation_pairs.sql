@@ -5,10 +5,7 @@
     compared on fewer components than its baseline.
 #}
 with scores as (
-    {{ optional_source('raw_measurements', 'generation_scores', {
-        'variant': 'varchar', 'task': 'varchar', 'item_id': 'varchar', 'decoding': 'varchar', 'metric': 'varchar',
-        'value': 'double',
-    }) }}
+    select variant, task, item_id, decoding, metric, value, from {{ ref('stg_generation_scores') }}
 ),
 
 components as (

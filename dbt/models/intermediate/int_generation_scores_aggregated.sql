@@ -7,10 +7,8 @@
     task gets a null key metric and a reason, never a mean over fewer components.
 #}
 with scores as (
-    {{ optional_source('raw_measurements', 'generation_scores', {
-        'variant': 'varchar', 'task': 'varchar', 'item_id': 'varchar', 'decoding': 'varchar', 'metric': 'varchar',
-        'value': 'double', 'failure_reason': 'varchar',
-    }) }}
+    select variant, task, item_id, decoding, metric, value, failure_reason,
+    from {{ ref('stg_generation_scores') }}
 ),
 
 free_scores as (

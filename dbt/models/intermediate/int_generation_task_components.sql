@@ -2,7 +2,7 @@
    a task's own rows of the generation_key_metrics seed, else the '*' default rows (TR125's mean of
    BERTScore, SemScore and ROUGE-L). Tasks are those that have generation scores. #}
 with scores as (
-    {{ optional_source('raw_measurements', 'generation_scores', {'task': 'varchar'}) }}
+    select task, from {{ ref('stg_generation_scores') }}
 ),
 
 key_metrics as (

@@ -26,16 +26,17 @@ priced as (
     ) = 1
 ),
 
+-- Memory, perplexity and KLD staging views are empty where their producer never ran.
 memory_probes as (
-    {{ optional_source('raw_speed', 'memory_probe', {'variant': 'varchar', 'peak_rss_bytes': 'bigint'}) }}
+    select variant, peak_rss_bytes, from {{ ref('stg_memory_probe') }}
 ),
 
 perplexity_runs as (
-    {{ optional_source('raw_perplexity', 'perplexity', {'variant': 'varchar', 'ppl': 'double'}) }}
+    select variant, perplexity, from {{ ref('stg_perplexity') }}
 ),
 
 distribution_shifts as (
-    {{ optional_source('raw_perplexity', 'distribution_shift', {'variant': 'varchar', 'kld_mean': 'double'}) }}
+    select variant, kld_mean, from {{ ref('stg_distribution_shift') }}
 ),
 
 memory as (
@@ -46,7 +47,7 @@ memory as (
 ),
 
 perplexity as (
-    select variant, avg(ppl) as perplexity,
+    select variant, avg(perplexity) as perplexity,
     from perplexity_runs
     group by variant
 ),

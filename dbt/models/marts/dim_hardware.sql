@@ -7,19 +7,11 @@ with hardware as (
 ),
 
 external_hardware as (
-    {{ optional_raw_table('external_hardware', {
-        'hardware_id': 'varchar', 'hardware_class': 'varchar', 'cpu_model': 'varchar', 'cpu_simd': 'varchar',
-        'usable_cores': 'bigint', 'physical_cores': 'bigint', 'memory_total_bytes': 'bigint', 'gpu_name': 'varchar',
-        'gpu_count': 'bigint', 'gpu_memory_bytes': 'bigint', 'bandwidth_gb_per_s': 'double',
-        'bandwidth_threads': 'bigint', 'bandwidth_all_cores_gb_per_s': 'double', 'bandwidth_1t_gb_per_s': 'double',
-        'bandwidth_method': 'varchar', 'probed_at': 'varchar', 'measured_on': 'varchar', 'measured_date': 'varchar',
-    }) }}
+    select * from {{ ref('stg_external_hardware') }}
 ),
 
 external_speed as (
-    {{ optional_raw_table('external_speed_summary', {
-        'variant': 'varchar', 'hardware_id': 'varchar', 'run_at': 'varchar',
-    }) }}
+    select * from {{ ref('stg_external_speed_summary') }}
 ),
 
 this_machine as (
@@ -40,7 +32,7 @@ external_measured as (
     select
         hardware_id,
         count(distinct variant) as n_variants_measured,
-        max(cast(run_at as timestamp)) as last_speed_run_at,
+        max(run_at) as last_speed_run_at,
     from external_speed
     group by hardware_id
 ),
@@ -90,17 +82,17 @@ external as (
         external_hardware.cpu_simd,
         external_hardware.usable_cores,
         external_hardware.physical_cores,
-        external_hardware.memory_total_bytes / 2^30 as memory_gib,
+        external_hardware.memory_gib,
         external_hardware.gpu_name,
-        coalesce(external_hardware.gpu_count, 0) as gpu_count,
+        external_hardware.gpu_count,
         external_hardware.gpu_memory_bytes,
         external_hardware.bandwidth_gb_per_s,
         external_hardware.bandwidth_threads,
         external_hardware.bandwidth_all_cores_gb_per_s,
         external_hardware.bandwidth_1t_gb_per_s,
         external_hardware.bandwidth_method,
-        cast(external_hardware.probed_at as timestamp) as probed_at,
-        cast(external_hardware.probed_at as timestamp) as profiled_at,
+        external_hardware.probed_at,
+        external_hardware.probed_at as profiled_at,
         external_hardware.measured_on,
         external_hardware.measured_date,
         coalesce(external_measured.n_variants_measured, 0) as n_variants_measured,

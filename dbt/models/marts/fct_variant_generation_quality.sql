@@ -3,10 +3,7 @@
    every output: a failed one (empty, or no JSON where JSON was asked for) counts at the metric's
    worst value, and n_samples / n_failed say how many. Intervals come from Python (t). #}
 with summary as (
-    {{ optional_source('raw_measurements', 'generation_summary', {
-        'variant': 'varchar', 'task': 'varchar', 'decoding': 'varchar', 'metric': 'varchar',
-        'n_samples': 'bigint', 'n_values': 'bigint', 'n_failed': 'bigint', 'mean': 'double', 'ci_low': 'double', 'ci_high': 'double',
-    }) }}
+    select * from {{ ref('stg_generation_summary') }}
 ),
 
 key_metric as (

@@ -17,9 +17,8 @@ variants as (
 ),
 
 distribution_shift as (
-    -- Optional: a warehouse where perplexity/KLD never ran still builds.
-    {{ optional_source('raw_perplexity', 'distribution_shift', {
-        'variant': 'varchar', 'base_variant': 'varchar', 'kld_mean': 'double', 'same_top_pct': 'double'}) }}
+    -- Empty where perplexity/KLD never ran (the staging view reads it optionally).
+    select variant, base_variant, kld_mean, same_top_pct, from {{ ref('stg_distribution_shift') }}
 ),
 
 shifts as (

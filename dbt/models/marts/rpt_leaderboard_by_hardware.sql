@@ -1,30 +1,23 @@
 {#
     The leaderboard per machine: one row per variant per hardware_id on which it was timed.
     - This machine's rows (origin 'this machine'): speed_runs, memory_probe, perplexity and
-      benchmark_scores, i.e. the pipeline's own tables.
+      benchmark_scores, i.e. the pipeline's own tables (their staging views).
     - Rows measured elsewhere (origin 'external'): the raw.external_* tables that the opt-in
-      external_results asset writes (e.g. the committed H100 runs), each labelled with the machine
+      external_results asset writes (stg_external_*) (e.g. the committed H100 runs), each labelled with the machine
       (measured_on) and the date (measured_date). Absent unless the user opted in.
     Only this table puts machines side by side; the marts that compare rungs (leaderboard, cost,
     decisions, Pareto) read this machine's measurements alone.
 #}
 with speed_runs as (
-    {{ optional_source('raw_speed', 'speed_summary', {
-        'variant': 'varchar', 'model': 'varchar', 'quant_requested': 'varchar', 'quant_obtained': 'varchar',
-        'hardware_id': 'varchar', 'hardware_class': 'varchar', 'test_kind': 'varchar', 'mean_tok_per_s': 'double',
-        'sd_tok_per_s': 'double', 'weight_bytes_per_token': 'bigint', 'effective_bandwidth_gb_per_s': 'double',
-        'bandwidth_share_pct': 'double', 'n_gpu_layers': 'bigint', 'engine_build': 'varchar', 'run_at': 'varchar',
-    }) }}
+    select
+        variant, model, quant_requested, quant_obtained, hardware_id, hardware_class, test_kind, mean_tok_per_s,
+        sd_tok_per_s, weight_bytes_per_token, effective_bandwidth_gb_per_s, bandwidth_share_pct, n_gpu_layers,
+        engine_build, run_at,
+    from {{ ref('stg_speed_summary') }}
 ),
 
 external_speed_runs as (
-    {{ optional_raw_table('external_speed_summary', {
-        'variant': 'varchar', 'model': 'varchar', 'quant_requested': 'varchar', 'quant_obtained': 'varchar',
-        'hardware_id': 'varchar', 'hardware_class': 'varchar', 'test_kind': 'varchar', 'mean_tok_per_s': 'double',
-        'sd_tok_per_s': 'double', 'weight_bytes_per_token': 'bigint', 'effective_bandwidth_gb_per_s': 'double',
-        'bandwidth_share_pct': 'double', 'n_gpu_layers': 'bigint', 'engine_build': 'varchar', 'run_at': 'varchar',
-        'measured_on': 'varchar', 'measured_date': 'varchar',
-    }) }}
+    select * from {{ ref('stg_external_speed_summary') }}
 ),
 
 machines as (
@@ -33,37 +26,27 @@ machines as (
 ),
 
 cpu_memory_probes as (
-    {{ optional_source('raw_speed', 'memory_probe', {
-        'variant': 'varchar', 'hardware_id': 'varchar', 'peak_rss_bytes': 'bigint',
-    }) }}
+    select variant, hardware_id, peak_rss_bytes, from {{ ref('stg_memory_probe') }}
 ),
 
 external_memory_probes as (
-    {{ optional_raw_table('external_memory', {
-        'variant': 'varchar', 'hardware_id': 'varchar', 'vram_peak_bytes': 'bigint', 'vram_estimate_bytes': 'bigint',
-    }) }}
+    select * from {{ ref('stg_external_memory') }}
 ),
 
 cpu_perplexity_runs as (
-    {{ optional_source('raw_perplexity', 'perplexity', {
-        'variant': 'varchar', 'ppl': 'double', 'n_windows': 'bigint', 'n_gpu_layers': 'bigint',
-    }) }}
+    select variant, perplexity, n_windows, n_gpu_layers, from {{ ref('stg_perplexity') }}
 ),
 
 external_perplexity_runs as (
-    {{ optional_raw_table('external_perplexity', {
-        'variant': 'varchar', 'hardware_id': 'varchar', 'ppl': 'double', 'n_windows': 'bigint',
-    }) }}
+    select * from {{ ref('stg_external_perplexity') }}
 ),
 
 cpu_scores as (
-    {{ optional_source('raw', 'benchmark_scores', {'variant': 'varchar', 'rescored_correct': 'boolean'}) }}
+    select variant, rescored_correct, from {{ ref('stg_benchmark_scores') }}
 ),
 
 external_scores as (
-    {{ optional_raw_table('external_benchmark_scores', {
-        'variant': 'varchar', 'hardware_id': 'varchar', 'rescored_correct': 'boolean',
-    }) }}
+    select * from {{ ref('stg_external_benchmark_scores') }}
 ),
 
 all_speed_runs as (
@@ -113,14 +96,14 @@ external_memory as (
 ),
 
 cpu_perplexity as (
-    select variant, avg(ppl) as perplexity, max(n_windows) as n_windows,
+    select variant, avg(perplexity) as perplexity, max(n_windows) as n_windows,
     from cpu_perplexity_runs
     where coalesce(n_gpu_layers, 0) = 0
     group by variant
 ),
 
 external_perplexity as (
-    select variant, hardware_id, avg(ppl) as perplexity, max(n_windows) as n_windows,
+    select variant, hardware_id, avg(perplexity) as perplexity, max(n_windows) as n_windows,
     from external_perplexity_runs
     group by variant, hardware_id
 ),

@@ -7,7 +7,8 @@ with source as (
         'main_tensor_type': 'varchar', 'method': 'varchar', 'gguf_sha256': 'varchar', 'base_sha256': 'varchar',
         'size_bytes': 'bigint', 'n_parameters': 'bigint', 'bits_per_weight': 'double', 'architecture': 'varchar',
         'context_length': 'bigint', 'has_chat_template': 'boolean', 'n_tensors': 'bigint',
-        'tensor_type_histogram': 'varchar', 'built_at': 'varchar'}) }}
+        'tensor_type_histogram': 'varchar', 'built_at': 'varchar', 'imatrix_calibration': 'varchar',
+        'imatrix_calibration_sha256': 'varchar', 'imatrix_sha256': 'varchar'}) }}
 ),
 
 renamed as (
@@ -32,6 +33,9 @@ renamed as (
         has_chat_template,
         tensor_type_histogram,
         cast(built_at as timestamp) as built_at,
+        imatrix_calibration,         -- -imat rungs: the calibration text's name and sha256, the matrix's sha256
+        imatrix_calibration_sha256,
+        imatrix_sha256,
     from source
 )
 

@@ -1,18 +1,20 @@
+-- optional_source: a warehouse where perplexity never ran still builds (empty view), so the marts
+-- that show perplexity beside accuracy keep their rows with a null.
 with source as (
-    select * from {{ source('raw_perplexity', 'perplexity') }}
+    {{ optional_source('raw_perplexity', 'perplexity', with_provenance({
+        'corpus': 'varchar', 'corpus_sha256': 'varchar', 'method_version': 'varchar',
+        'n_windows': 'bigint', 'n_windows_available': 'bigint', 'n_tokens_scored': 'bigint',
+        'bytes_scored': 'bigint', 'nll_mean': 'double', 'ppl': 'double', 'ppl_se': 'double',
+        'bits_per_byte': 'double', 'eval_s': 'double', 'wall_s': 'double', 'tok_per_s': 'double',
+    })) }}
 ),
 
 renamed as (
     select
-        variant,
-        model,
-        quant_requested,
-        quant_obtained,
-        gguf_sha256,
+        {{- provenance_columns() }}
         corpus,
         corpus_sha256,
         method_version,
-        n_ctx,
         n_windows,
         n_windows_available,
         n_tokens_scored,
@@ -24,12 +26,6 @@ renamed as (
         eval_s,
         wall_s,
         tok_per_s,
-        engine,
-        engine_build,
-        n_threads,
-        use_mmap,
-        extra_buffers,
-        cast(run_at as timestamp) as run_at,
     from source
 )
 

@@ -1,18 +1,18 @@
+-- optional_source: a warehouse where perplexity never ran still builds (empty view).
 with source as (
-    select * from {{ source('raw_perplexity', 'perplexity_windows') }}
+    {{ optional_source('raw_perplexity', 'perplexity_windows', with_provenance({
+        'corpus': 'varchar', 'corpus_sha256': 'varchar', 'method_version': 'varchar',
+        'window_index': 'bigint', 'first_token': 'bigint', 'n_tokens_scored': 'bigint', 'nll_sum': 'double',
+        'ppl': 'double', 'bytes_scored': 'bigint', 'eval_ms': 'double',
+    })) }}
 ),
 
 renamed as (
     select
-        variant,
-        model,
-        quant_requested,
-        quant_obtained,
-        gguf_sha256,
+        {{- provenance_columns() }}
         corpus,
         corpus_sha256,
         method_version,
-        n_ctx,
         window_index,
         first_token,
         n_tokens_scored,
@@ -20,9 +20,6 @@ renamed as (
         ppl as perplexity,
         bytes_scored,
         eval_ms,
-        engine_build,
-        n_threads,
-        cast(run_at as timestamp) as run_at,
     from source
 )
 

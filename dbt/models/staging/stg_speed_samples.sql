@@ -1,14 +1,15 @@
+-- optional_source: a warehouse where speed_runs never ran still builds (empty view).
 with source as (
-    select * from {{ source('raw_speed', 'speed_samples') }}
+    {{ optional_source('raw_speed', 'speed_samples', with_provenance({
+        'hardware_id': 'varchar', 'test': 'varchar', 'test_kind': 'varchar', 'n_tokens': 'bigint', 'rep': 'bigint',
+        'wall_ms': 'double', 'tok_per_s': 'double', 'native_ms': 'double', 'native_tok_per_s': 'double',
+        'n_batch': 'bigint', 'n_ubatch': 'bigint', 'flash_attn': 'boolean', 'type_k': 'varchar',
+    })) }}
 ),
 
 renamed as (
     select
-        variant,
-        model,
-        quant_requested,
-        quant_obtained,
-        gguf_sha256,
+        {{- provenance_columns() }}
         hardware_id,
         test,
         test_kind,
@@ -18,18 +19,10 @@ renamed as (
         tok_per_s,
         native_ms,
         native_tok_per_s,
-        engine,
-        engine_build,
-        n_threads,
         n_batch,
         n_ubatch,
-        n_ctx,
-        n_gpu_layers,
-        use_mmap,
-        extra_buffers,
         flash_attn,
         type_k,
-        cast(run_at as timestamp) as run_at,
     from source
 )
 

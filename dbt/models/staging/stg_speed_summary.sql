@@ -1,10 +1,9 @@
 {# Speed measured by this pipeline's speed_runs (results from other machines are in
-   raw.external_speed_summary). Load columns: the machine's load during the run (lib/measure/speed.py
+   stg_external_speed_summary). Load columns: the machine's load during the run (lib/measure/speed.py
    LoadMeter); null on rows written before they existed. #}
 with source as (
-    {{ optional_source('raw_speed', 'speed_summary', {
-        'variant': 'varchar', 'model': 'varchar', 'quant_requested': 'varchar', 'quant_obtained': 'varchar',
-        'gguf_sha256': 'varchar', 'hardware_id': 'varchar', 'hardware_class': 'varchar',
+    {{ optional_source('raw_speed', 'speed_summary', with_provenance({
+        'hardware_id': 'varchar', 'hardware_class': 'varchar',
         'test': 'varchar', 'test_kind': 'varchar', 'n_tokens': 'bigint', 'reps': 'bigint', 'warmup_reps': 'bigint',
         'mean_tok_per_s': 'double', 'sd_tok_per_s': 'double', 'cv_pct': 'double',
         'ci_low_tok_per_s': 'double', 'ci_high_tok_per_s': 'double', 'median_tok_per_s': 'double',
@@ -14,19 +13,13 @@ with source as (
         'bandwidth_gb_per_s': 'double', 'bandwidth_share_pct': 'double',
         'load_avg_1m': 'double', 'other_cpu_share': 'double', 'under_load': 'boolean',
         'load_threshold': 'double', 'attempts': 'bigint',
-        'engine': 'varchar', 'engine_build': 'varchar', 'n_threads': 'bigint', 'n_batch': 'bigint',
-        'n_ubatch': 'bigint', 'n_ctx': 'bigint', 'n_gpu_layers': 'bigint', 'use_mmap': 'boolean',
-        'extra_buffers': 'boolean', 'flash_attn': 'boolean', 'run_at': 'varchar',
-    }) }}
+        'n_batch': 'bigint', 'n_ubatch': 'bigint', 'flash_attn': 'boolean',
+    })) }}
 ),
 
 renamed as (
     select
-        variant,
-        model,
-        quant_requested,
-        quant_obtained,
-        gguf_sha256,
+        {{- provenance_columns() }}
         hardware_id,
         hardware_class,
         test,
@@ -55,17 +48,9 @@ renamed as (
         under_load,
         load_threshold,
         attempts,
-        engine,
-        engine_build,
-        n_threads,
         n_batch,
         n_ubatch,
-        n_ctx,
-        n_gpu_layers,
-        use_mmap,
-        extra_buffers,
         flash_attn,
-        cast(run_at as timestamp) as run_at,
     from source
 )
 

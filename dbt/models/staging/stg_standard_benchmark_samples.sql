@@ -1,27 +1,20 @@
 -- optional_source: a warehouse where the standard benchmarks never ran still builds (empty view).
 with source as (
-    {{ optional_source('raw_benchmarks', 'standard_benchmark_samples', {
-        'variant': 'varchar', 'model': 'varchar', 'quant_requested': 'varchar', 'quant_obtained': 'varchar',
-        'gguf_sha256': 'varchar', 'task': 'varchar', 'task_version': 'varchar', 'task_size': 'varchar',
+    {{ optional_source('raw_benchmarks', 'standard_benchmark_samples', with_provenance({
+        'task': 'varchar', 'task_version': 'varchar', 'task_size': 'varchar',
         'task_format': 'varchar', 'item_id': 'varchar', 'item_group': 'varchar', 'scorer': 'varchar',
         'prompt_method': 'varchar', 'n_fewshot': 'integer',
         'n_choices': 'integer', 'gold': 'varchar', 'reference': 'varchar', 'choice_loglikelihoods': 'varchar',
         'choice_n_tokens': 'varchar', 'choice_is_greedy': 'varchar', 'choice_chars': 'varchar',
         'choice_bytes': 'varchar', 'output': 'varchar', 'finish_reason': 'varchar', 'prompt_tokens': 'integer',
         'evaluated_tokens': 'integer', 'completion_tokens': 'integer', 'wall_ms': 'double', 'ttft_ms': 'double',
-        'prompt_eval_ms': 'double', 'eval_ms': 'double', 'engine': 'varchar', 'engine_build': 'varchar',
-        'n_threads': 'integer', 'n_ctx': 'integer', 'seed': 'integer', 'n_gpu_layers': 'integer',
-        'use_mmap': 'boolean', 'logits_all': 'boolean', 'sample_key': 'varchar', 'run_at': 'varchar',
-        'generated_at': 'varchar'}) }}
+        'prompt_eval_ms': 'double', 'eval_ms': 'double', 'logits_all': 'boolean', 'sample_key': 'varchar',
+        'generated_at': 'varchar'})) }}
 ),
 
 renamed as (
     select
-        variant,
-        model,
-        quant_requested,
-        quant_obtained,
-        gguf_sha256,
+        {{- provenance_columns() }}
         task,
         task_version,
         task_size,
@@ -48,16 +41,8 @@ renamed as (
         ttft_ms,
         prompt_eval_ms,
         eval_ms,
-        engine,
-        engine_build,
-        n_threads,
-        n_ctx,
-        seed,
-        n_gpu_layers,
-        use_mmap,
         logits_all,
         sample_key,
-        cast(run_at as timestamp) as run_at,
         cast(generated_at as timestamp) as generated_at,
     from source
 )

@@ -2,12 +2,12 @@
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.core.snapshot import replace_table
 
-from ..common import db_path, md_table
+from ..common import md_table, warehouse_of
+from ..resources import WarehouseResource
 
 # Item-level 0/1 correctness from both benchmark chains, with what each item was scored with: TR125's
 # generate-and-rescore chain (raw.benchmark_scores) and the standard benchmarks' primary metric
@@ -31,8 +31,19 @@ CHAINS = {
         inner join raw.gguf_inventory as inventory using (variant)
         where scores.correct is not null
     """,
+    # Any lm-eval task (defs/scoring/lmeval.py): each metric that is 0/1 on every item, named as lm-eval
+    # names it ("acc,none": metric, filter); the number of shots is the prompt method.
+    "lmeval": """
+        select scores.variant, inventory.model, inventory.quant_requested as quant, 'lmeval' as chain,
+               scores.task, scores.task_version, scores.metric || ',' || scores.filter as scorer,
+               'lmeval_fewshot_' || coalesce(scores.n_fewshot, 0) as prompt_method,
+               scores.subset, scores.item_id, scores.correct
+        from raw.lmeval_scores as scores
+        inner join raw.gguf_inventory as inventory using (variant)
+        where scores.binary and scores.correct is not null
+    """,
 }
-TABLES = {"tr125": "benchmark_scores", "standard": "standard_benchmark_scores"}
+TABLES = {"tr125": "benchmark_scores", "standard": "standard_benchmark_scores", "lmeval": "lmeval_scores"}
 
 
 def _has_column(con, table: str, column: str) -> bool:
@@ -41,7 +52,7 @@ def _has_column(con, table: str, column: str) -> bool:
 
 
 @dg.asset(
-    group_name="analysis", deps=["benchmark_scores", "standard_benchmark_scores", "model_catalog"], pool="warehouse",
+    group_name="analysis", deps=["benchmark_scores", "standard_benchmark_scores", "lmeval_samples", "model_catalog"], pool="warehouse",
     # rebuilt when scores land (warehouse_automation sensor), so the marts and the report follow
     automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()),
     description="Every rung vs its model's baseline (the catalog's) and vs the next higher rung, on the items "
@@ -49,10 +60,10 @@ def _has_column(con, table: str, column: str) -> bool:
                 "Cohen's d, Holm/Bonferroni, paired TOST ±3/±5 pp, MDE and the items needed to decide; pairs "
                 "that cannot be compared get a row with the reason (raw.variant_comparisons).",
 )
-def variant_statistics(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    path = db_path(duckdb)
+def variant_statistics(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
+    db = warehouse_of(duckdb)
     # Read, release the lock, compute, write: the tests take seconds that writers need not wait.
-    with warehouse.connect(path, read_only=True) as con:
+    with db.connect(read_only=True) as con:
         if not warehouse.table_exists(con, "raw", "catalog_models") or not _has_column(con, "catalog_models", "baseline_variant"):
             raise dg.Failure(description="raw.catalog_models has no baseline_variant: materialize model_catalog first")
         baselines = dict(con.execute("select model, baseline_variant from raw.catalog_models").fetchall())
@@ -70,7 +81,7 @@ def variant_statistics(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     from quantbench_assets.lib.analysis.comparisons import compare_rungs, comparisons_frame
 
     comparisons = comparisons_frame(compare_rungs(scores.to_dicts(), baselines))
-    with warehouse.connect(path) as con:
+    with db.connect() as con:
         written = replace_table(con, "variant_comparisons", comparisons)
     if written == 0:
         context.log.warning("no model has two variants scored on the same task: nothing to compare")

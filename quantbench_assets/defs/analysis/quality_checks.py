@@ -6,19 +6,19 @@ not define. The tier set is read from the seed in the warehouse, so a new tier n
 """
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.analysis.expectations import MARTS, validate_mart
 
-from ..common import db_path
+from ..common import warehouse_of
+from ..resources import WarehouseResource
 
 TIERS_SQL = "select tier from seeds.quality_tier_thresholds order by rank"
 
 
-def read_mart(duckdb: DuckDBResource, mart: str):
+def read_mart(duckdb: WarehouseResource, mart: str):
     """The mart as pandas and the seed's tier names; None for the mart when it was never built."""
-    with warehouse.connect(db_path(duckdb), read_only=True) as con:
+    with warehouse_of(duckdb).connect(read_only=True) as con:
         if not warehouse.table_exists(con, "marts", mart):
             return None, []
         tiers = [r[0] for r in con.execute(TIERS_SQL).fetchall()] if warehouse.table_exists(
@@ -31,7 +31,7 @@ def mart_check(mart: str) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["marts", mart]), name=f"great_expectations_{mart}", blocking=True,
         description=f"Great Expectations suite for {mart} (lib.mart_expectations).",
     )
-    def _check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    def _check(duckdb: WarehouseResource) -> dg.AssetCheckResult:
         df, tiers = read_mart(duckdb, mart)
         if df is None:
             return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,

@@ -5,17 +5,16 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.core import warehouse
 
-from ..common import catalog_or_fail, db_path, md_table
+from ..common import catalog_or_fail, md_table, warehouse_of
 from ..partitions import models, variants
-from ..resources import StorageResource
+from ..resources import StorageResource, WarehouseResource
 
 
 @dg.asset(group_name="catalog", pool="warehouse", description="Validated model catalog; syncs the partitions.")
-def model_catalog(context: dg.AssetExecutionContext, storage: StorageResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def model_catalog(context: dg.AssetExecutionContext, storage: StorageResource, duckdb: WarehouseResource) -> dg.MaterializeResult:
     catalog = catalog_or_fail(storage)
     instance = context.instance
     new_models = [m.name for m in catalog.models if not instance.has_dynamic_partition(models.name, m.name)]
@@ -33,7 +32,7 @@ def model_catalog(context: dg.AssetExecutionContext, storage: StorageResource, d
         "demo": m.demo, "engine": m.engine, "license": m.license, "catalog_path": str(storage.catalog()),
         "loaded_at": now, "_all": 1,
     } for m in catalog.models]
-    with warehouse.connect(db_path(duckdb)) as con:
+    with warehouse_of(duckdb).connect() as con:
         warehouse.replace_rows(con, "catalog_models", pl.DataFrame(rows), {"_all": 1})
     return dg.MaterializeResult(metadata={
         "models": len(catalog.models), "variants": len(keys),

@@ -219,7 +219,7 @@ DOWNSTREAM = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_
 
 warehouse_automation = dg.AutomationConditionSensorDefinition(
     name="warehouse_automation",
-    target=dg.AssetSelection.groups("warehouse", "analysis", "reports"),
+    target=dg.AssetSelection.kind("dbt") | dg.AssetSelection.groups("analysis", "reports"),
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Rebuilds the statistics, the dbt models and the reports when upstream partitions land.",
 )

@@ -5,7 +5,6 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.catalog.acquire import AcquireError, acquire_base
@@ -15,10 +14,11 @@ from quantbench_assets.lib.gguf.quantize import QuantizeError, build_rung
 from quantbench_assets.lib.core.store import ChecksumError
 from quantbench_assets.lib.gguf.rungs import obtained_fields, write_manifest
 
-from ..common import catalog_or_fail, db_path, store_of
+from ..common import catalog_or_fail, store_of, warehouse_of
 from ..partitions import models, variants
-from ..resources import StorageResource
+from ..resources import StorageResource, WarehouseResource
 
+IMATRIX_KEYS = ("imatrix_calibration", "imatrix_calibration_sha256", "imatrix_sha256")
 INPUT_ERRORS = (AcquireError, ChecksumError, GGUFError, QuantizeError, FileNotFoundError)
 
 
@@ -39,9 +39,11 @@ def gguf_base(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
 @dg.asset(
     partitions_def=variants, group_name="artifacts", pool="warehouse",
     deps=[dg.AssetDep("gguf_base", partition_mapping=dg.AllPartitionMapping())],
-    description="One quant rung, content-addressed by sha256, with requested vs obtained types.",
+    description="One quant rung, content-addressed by sha256, with requested vs obtained types. "
+                "'<QUANT>-imat' rungs are quantized with an importance matrix by llama.cpp's own tools "
+                "(scripts/build_llama_tools.sh); the calibration text's name and sha256 are recorded.",
 )
-def gguf_variant(context: dg.AssetExecutionContext, storage: StorageResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def gguf_variant(context: dg.AssetExecutionContext, storage: StorageResource, duckdb: WarehouseResource) -> dg.MaterializeResult:
     key = context.partition_key
     model_name, quant = parse_variant_key(key)
     entry = catalog_or_fail(storage).get(model_name)
@@ -57,7 +59,7 @@ def gguf_variant(context: dg.AssetExecutionContext, storage: StorageResource, du
     manifest = {
         "variant": key, "model": model_name, "requested": quant, **types, "method": rung.method,
         "sha256": rung.stored.sha256, "path": str(rung.stored.path), "base_sha256": base.sha256,
-        "built_at": datetime.now(timezone.utc).isoformat(),
+        "built_at": datetime.now(timezone.utc).isoformat(), **(rung.imatrix or {}),
     }
     write_manifest(store, key, manifest)
     row = {
@@ -69,11 +71,13 @@ def gguf_variant(context: dg.AssetExecutionContext, storage: StorageResource, du
         "context_length": info.context_length, "has_chat_template": types["has_chat_template"],
         "n_tensors": info.n_tensors, "tensor_type_histogram": str(info.tensor_type_histogram),
         "built_at": manifest["built_at"],
+        **{k: (rung.imatrix or {}).get(k) for k in IMATRIX_KEYS},
     }
-    with warehouse.connect(db_path(duckdb)) as con:
+    with warehouse_of(duckdb).connect() as con:
         # typed: an unknown fallback (None) must not create the column as text
         df = pl.DataFrame([row], schema_overrides={"is_quant_fallback": pl.Boolean, "quant_labelled": pl.String,
-                                                   "quant_mix": pl.String, "quant_obtained": pl.String})
+                                                   "quant_mix": pl.String, "quant_obtained": pl.String,
+                                                   **{k: pl.String for k in IMATRIX_KEYS}})
         warehouse.replace_rows(con, "gguf_inventory", df, {"variant": key})
     if types["is_fallback"]:
         context.log.warning(f"{key}: requested {quant}, most weight bytes are {obtained} (mix {types['mix']})")
@@ -83,5 +87,6 @@ def gguf_variant(context: dg.AssetExecutionContext, storage: StorageResource, du
         "is_quant_fallback": "unknown" if types["is_fallback"] is None else types["is_fallback"], "method": rung.method, "bits_per_weight": info.bits_per_weight,
         "quant_mix": dg.MetadataValue.json(json.loads(types["mix"] or "{}")),
         "tensor_types": dg.MetadataValue.json(info.tensor_type_histogram),
+        **{k: v for k, v in (rung.imatrix or {}).items()},
     })
 

@@ -8,6 +8,7 @@ what it measures, and a cached sample has none of this run's."""
 from datetime import datetime, timezone
 
 import dagster as dg
+import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
@@ -38,7 +39,7 @@ class EquivalenceConfig(dg.Config):
 def backend_equivalence(context: dg.AssetExecutionContext, config: EquivalenceConfig, engine: EngineResource,
                         storage: StorageResource, duckdb: DuckDBResource):
     from quantbench_assets.lib.engines.registry import open_engine
-    from quantbench_assets.lib.measure.equivalence import ITEM_TYPES, TEST_TYPES, comparison_name, run_study, to_frame
+    from quantbench_assets.lib.measure.equivalence import comparison_name, run_study
     from quantbench_assets.lib.engines.server import LlamaCppServer, ServerStartError
 
     key = context.partition_key
@@ -66,9 +67,9 @@ def backend_equivalence(context: dg.AssetExecutionContext, config: EquivalenceCo
         "engine_b": eng_b.name, "engine_build_a": eng_a.build, "engine_build_b": eng_b.build,
         "n_threads": settings.threads(), "n_ctx": settings.n_ctx, "seed": settings.seed, "run_at": run_at,
     }
-    items = to_frame([{**common, **r} for r in study.items], ITEM_TYPES)
-    tests = to_frame([{**common, "task": task.name, "task_version": task.version, **r} for r in study.tests],
-                     TEST_TYPES)
+    items = pl.DataFrame([{**common, **r} for r in study.items], infer_schema_length=None)
+    tests = pl.DataFrame([{**common, "task": task.name, "task_version": task.version, **r} for r in study.tests],
+                         infer_schema_length=None)
     where = {"variant": key, "comparison": comparison}
     with warehouse.connect(db_path(duckdb)) as con:
         n_items = warehouse.replace_rows(con, "backend_equivalence_items", items, where)

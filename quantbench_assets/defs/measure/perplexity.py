@@ -1,7 +1,8 @@
 """Perplexity on WikiText-2 and the shift of each rung's next-token distribution from its model's base
 rung (llama-perplexity's method and its --kl-divergence statistics). Thin wrappers over
-lib.perplexity: the base rung's top-k log-probabilities are cached once per model in the artifact
-store, and every rung of that model is compared with the cache."""
+lib/measure: the base rung's top-k log-probabilities are cached once per model in the artifact
+store, every rung of that model is compared with the cache, and every window's result goes through
+the per-sample cache, so re-materializing a finished rung loads no model and evaluates nothing."""
 
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -12,14 +13,17 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from quantbench_assets.lib.core import paths
-from quantbench_assets.lib.core import warehouse
-from quantbench_assets.lib.measure import perplexity as ppl
-from quantbench_assets.lib.catalog.entries import parse_variant_key, variant_key
-from quantbench_assets.lib.engines.llama import Engine, LlamaCppEngine
+from quantbench_assets.lib.catalog.entries import parse_variant_key
+from quantbench_assets.lib.core import paths, warehouse
+from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.core.progress import Progress
+from quantbench_assets.lib.core.samples import Lazy
 from quantbench_assets.lib.core.store import ArtifactStore, sha256_file
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, engine_build_string
 from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+from quantbench_assets.lib.measure import base_logits as bl
+from quantbench_assets.lib.measure import perplexity as ppl
+from quantbench_assets.lib.measure import ppl_windows as pw
 
 from ..common import catalog_or_fail, db_path, md_table, store_of
 from ..partitions import models, variants
@@ -36,17 +40,14 @@ class PerplexityConfig(dg.Config):
     check_windows: int = Field(default=1, description="distribution_shift: windows where top-k KL is checked against "
                                                       "full-vocabulary KL (0 = no check)")
 
-    def settings(self) -> ppl.PerplexitySettings:
+    def settings(self) -> pw.PerplexitySettings:
         try:
-            return ppl.PerplexitySettings(n_ctx=self.n_ctx, n_windows=self.n_windows, top_k=self.top_k)
-        except ppl.PerplexityError as e:
+            return pw.PerplexitySettings(n_ctx=self.n_ctx, n_windows=self.n_windows, top_k=self.top_k)
+        except pw.PerplexityError as e:
             raise dg.Failure(description=f"invalid perplexity config: {e}") from None
 
 
-# The truncation-check columns are null when check_windows=0: typed here, or DuckDB would create them
-# from an all-null frame with no usable type.
-CHECK_TYPES = {"check_windows": pl.Int64, "kld_full_mean_check": pl.Float64, "kld_topk_mean_check": pl.Float64,
-               "kld_topk_gap_pct": pl.Float64}
+CHECK_COLUMNS = ("check_windows", "kld_full_mean_check", "kld_topk_mean_check", "kld_topk_gap_pct")
 
 
 def _now() -> str:
@@ -54,18 +55,24 @@ def _now() -> str:
 
 
 def _corpus() -> tuple[bytes, str]:
-    path = paths.benchmarks_dir() / ppl.CORPUS_RELPATH
+    path = paths.benchmarks_dir() / pw.CORPUS_RELPATH
     if not path.exists():
         raise dg.Failure(description=f"WikiText-2 test file missing: {path}")
-    return ppl.read_corpus(path), sha256_file(path)
+    return pw.read_corpus(path), sha256_file(path)
 
 
-def _open(engine: EngineResource, model_path: str, n_ctx: int) -> Engine:
+def _settings(engine: EngineResource, n_ctx: int) -> EngineSettings:
     # EngineResource.open() has no n_ctx argument: the window length is this asset's setting, not the
     # resource's. logits_all stays off: window_logits asks llama.cpp for the scored rows itself.
     if engine.kind != "llama_cpp":
         raise dg.Failure(f"perplexity needs token logits; engine kind {engine.kind!r} is not supported")
-    return LlamaCppEngine(model_path, replace(engine.settings(), n_ctx=n_ctx))
+    return replace(engine.settings(), n_ctx=n_ctx)
+
+
+def _lazy(engine: EngineResource, model_path: str, n_ctx: int) -> Lazy:
+    """The engine, loaded on the first window (or tokenization) the caches do not hold."""
+    settings = _settings(engine, n_ctx)
+    return Lazy(lambda: LlamaCppEngine(model_path, settings))
 
 
 def _base_manifest(store: ArtifactStore, storage: StorageResource, model: str) -> dict:
@@ -78,11 +85,18 @@ def _base_manifest(store: ArtifactStore, storage: StorageResource, model: str) -
                                      f"materialize gguf_variant for {entry.baseline_variant} first") from None
 
 
-def _windows(eng: Engine, text: bytes, settings: ppl.PerplexitySettings) -> ppl.Windows:
-    bos = eng.llm.token_bos() if ppl.adds_bos(eng) else None
+def _windows(store: ArtifactStore, manifest: dict, eng: Lazy, text: bytes, corpus_sha: str, build: str,
+             settings: pw.PerplexitySettings) -> pw.Windows:
+    """The rung's windows from its tokenized corpus, tokenized once and kept in the artifact store."""
+    path = pw.tokens_path(store, pw.tokens_key(manifest["sha256"], corpus_sha, build))
+    if path.exists():
+        ct = pw.load_tokens(path)
+    else:
+        ct = pw.tokenize_for_windows(eng(), text)
+        pw.save_tokens(path, ct)
     try:
-        return ppl.make_windows(ppl.tokenize_corpus(eng, text), settings.n_ctx, settings.n_windows, bos)
-    except ppl.PerplexityError as e:
+        return pw.make_windows(ct.tokens, settings.n_ctx, settings.n_windows, ct.bos)
+    except pw.PerplexityError as e:
         raise dg.Failure(description=str(e)) from None
 
 
@@ -102,19 +116,20 @@ def base_logits(context: dg.AssetExecutionContext, config: PerplexityConfig, eng
     base = _base_manifest(store, storage, context.partition_key)
     text, corpus_sha = _corpus()
     settings = config.settings()
-    path = ppl.cache_path(store, ppl.cache_key(base["sha256"], settings, corpus_sha))
+    path = bl.cache_path(store, bl.cache_key(base["sha256"], settings, corpus_sha))
     if path.exists():
         context.log.info(f"cache already built: {path}")
     else:
-        with _open(engine, base["path"], config.n_ctx) as eng:
-            windows = _windows(eng, text, settings)
-            meta = {"base_variant": base["variant"], "base_sha256": base["sha256"], "corpus": ppl.CORPUS_NAME,
-                    "corpus_sha256": corpus_sha, "method_version": ppl.METHOD_VERSION, "engine_build": eng.build,
+        build = engine_build_string()
+        with _lazy(engine, base["path"], config.n_ctx) as eng:
+            windows = _windows(store, base, eng, text, corpus_sha, build, settings)
+            meta = {"base_variant": base["variant"], "base_sha256": base["sha256"], "corpus": pw.CORPUS_NAME,
+                    "corpus_sha256": corpus_sha, "method_version": pw.METHOD_VERSION, "engine_build": build,
                     "created_at": _now()}
             progress = Progress(len(windows.tokens), f"base_logits[{base['variant']}]", context.log.info)
-            cache = ppl.build_base_logits(eng, windows, config.top_k, meta, progress.step)
-        ppl.save_base_logits(path, cache)
-    cache = ppl.load_base_logits(path)
+            cache = bl.build_base_logits(eng(), windows, config.top_k, meta, progress.step)
+        bl.save_base_logits(path, cache)
+    cache = bl.load_base_logits(path)
     return dg.MaterializeResult(metadata={
         "base_variant": base["variant"], "base_sha256": base["sha256"], "path": str(path),
         "file_mb": round(path.stat().st_size / 1e6, 2), "n_windows": int(cache.windows.tokens.shape[0]),
@@ -132,7 +147,10 @@ def base_logits(context: dg.AssetExecutionContext, config: PerplexityConfig, eng
     specs=[
         dg.AssetSpec("perplexity", deps=["gguf_variant"],
                      description="Perplexity on WikiText-2 test (llama-perplexity's method) with its standard error "
-                                 "and bits per byte: one row per variant."),
+                                 "and bits per byte: one row per variant. Every window's result is cached (rung, "
+                                 "corpus, window tokens, settings, method version, engine build): a re-run of a "
+                                 "finished rung evaluates nothing, and tok_per_s is the rate measured when each "
+                                 "window was computed."),
         dg.AssetSpec("perplexity_windows", deps=["gguf_variant"],
                      description="The same run, one row per variant per window (NLL sum, PPL, bytes, time)."),
     ],
@@ -142,18 +160,25 @@ def base_logits(context: dg.AssetExecutionContext, config: PerplexityConfig, eng
 def perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig, engine: EngineResource,
                storage: StorageResource, duckdb: DuckDBResource):
     key = context.partition_key
+    store = store_of(storage)
     try:
-        manifest = read_manifest(store_of(storage), key)
+        manifest = read_manifest(store, key)
     except FileNotFoundError as e:
         raise dg.Failure(description=f"perplexity[{key}]: {e}") from None
     text, corpus_sha = _corpus()
     settings = config.settings()
-    with _open(engine, manifest["path"], config.n_ctx) as eng:
-        windows = _windows(eng, text, settings)
-        prov = provenance(manifest, eng.build, eng.settings.as_dict(), _now())
-        progress = Progress(len(windows.tokens), f"perplexity[{key}]", context.log.info)
-        run = ppl.run_rung(eng, windows, progress=progress.step)
-    extra = {"corpus": ppl.CORPUS_NAME, "corpus_sha256": corpus_sha, "method_version": ppl.METHOD_VERSION}
+    build = engine_build_string()
+    prov = provenance(manifest, build, _settings(engine, config.n_ctx).as_dict(), _now())
+    cache = SampleCache(store.subdir("cache") / "samples.sqlite")
+    try:
+        with _lazy(engine, manifest["path"], config.n_ctx) as eng:
+            windows = _windows(store, manifest, eng, text, corpus_sha, build, settings)
+            run = ppl.run_rung(eng, windows, cache=cache, label=f"perplexity[{key}]", log=context.log.info,
+                               key_parts={"gguf": manifest["sha256"], "corpus": corpus_sha, "build": build})
+            loaded = eng.opened
+    finally:
+        cache.close()
+    extra = {"corpus": pw.CORPUS_NAME, "corpus_sha256": corpus_sha, "method_version": pw.METHOD_VERSION}
     summary = run.perplexity()
     per_window = _rows(prov, extra, run.window_rows())
     selected = context.selected_asset_keys
@@ -173,6 +198,7 @@ def perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig, engi
         "ppl": round(summary["ppl"], 4), "ppl_se": round(summary["ppl_se"], 4),
         "bits_per_byte": round(summary["bits_per_byte"], 4), "n_tokens_scored": summary["n_tokens_scored"],
         "tok_per_s": round(summary["tok_per_s"], 1), "gguf_sha256": manifest["sha256"],
+        "windows_evaluated": cache.misses, "windows_from_cache": cache.hits, "model_loaded": loaded,
     })
     if dg.AssetCheckKey(dg.AssetKey("perplexity"), "perplexity_is_finite") not in context.selected_asset_check_keys:
         return
@@ -187,7 +213,9 @@ def perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig, engi
     check_specs=[dg.AssetCheckSpec("topk_kl_close_to_full", asset="distribution_shift",
                                    description="top-k KL within 20% of full-vocabulary KL on the check windows")],
     description="KL divergence of the rung's next-token distribution from the base rung's (mean, median, "
-                "p99, max), same-top-token %, PPL ratio and Δp, as llama-perplexity --kl-divergence reports them.",
+                "p99, max), same-top-token %, PPL ratio and Δp, as llama-perplexity --kl-divergence reports them. "
+                "Every window (and the full-vocabulary check) is cached by rung, base cache and engine build: a "
+                "re-run of a finished rung evaluates nothing.",
 )
 def distribution_shift(context: dg.AssetExecutionContext, config: PerplexityConfig, engine: EngineResource,
                        storage: StorageResource, duckdb: DuckDBResource):
@@ -200,30 +228,39 @@ def distribution_shift(context: dg.AssetExecutionContext, config: PerplexityConf
         raise dg.Failure(description=f"distribution_shift[{key}]: {e}") from None
     base = _base_manifest(store, storage, model)
     _, corpus_sha = _corpus()
-    path = ppl.cache_path(store, ppl.cache_key(base["sha256"], config.settings(), corpus_sha))
+    path = bl.cache_path(store, bl.cache_key(base["sha256"], config.settings(), corpus_sha))
     if not path.exists():
         raise dg.Failure(description=f"distribution_shift[{key}]: no base-logit cache for {base['variant']} with "
                                      f"these settings ({path}); materialize base_logits[{model}] with the same config")
-    cache = ppl.load_base_logits(path)
-    n_check = min(config.check_windows, len(cache.windows.tokens))
-    with _open(engine, manifest["path"], config.n_ctx) as eng:
-        prov = provenance(manifest, eng.build, eng.settings.as_dict(), _now())
-        progress = Progress(len(cache.windows.tokens), f"distribution_shift[{key}]", context.log.info)
-        run = ppl.run_rung(eng, cache.windows, cache, progress=progress.step, count_bytes=False)
-        check = _truncation_check(eng, engine, base["path"], cache, n_check) if n_check else dict.fromkeys(CHECK_TYPES)
+    base_cache = bl.load_base_logits(path)
+    n_check = min(config.check_windows, len(base_cache.windows.tokens))
+    build = engine_build_string()
+    prov = provenance(manifest, build, _settings(engine, config.n_ctx).as_dict(), _now())
+    parts = {"gguf": manifest["sha256"], "corpus": corpus_sha, "build": build}
+    cache = SampleCache(store.subdir("cache") / "samples.sqlite")
+    try:
+        with _lazy(engine, manifest["path"], config.n_ctx) as eng, _lazy(engine, base["path"], config.n_ctx) as base_eng:
+            run = ppl.run_rung(eng, base_cache.windows, base_cache, count_bytes=False, cache=cache, key_parts=parts,
+                               base_key=path.stem, label=f"distribution_shift[{key}]", log=context.log.info)
+            check = ppl.truncation_check(eng, base_eng, base_cache, n_check, cache=cache, key_parts=parts,
+                                         base_key=path.stem, log=context.log.info) if n_check \
+                else dict.fromkeys(CHECK_COLUMNS)
+            loaded = eng.opened or base_eng.opened
+    finally:
+        cache.close()
     row = {
         **prov, "base_variant": base["variant"], "base_gguf_sha256": base["sha256"], "base_cache_key": path.stem,
-        "top_k": int(cache.ids.shape[-1]), "n_windows": int(cache.windows.tokens.shape[0]),
-        "corpus": ppl.CORPUS_NAME, "corpus_sha256": corpus_sha, "method_version": ppl.METHOD_VERSION,
+        "top_k": int(base_cache.ids.shape[-1]), "n_windows": int(base_cache.windows.tokens.shape[0]),
+        "corpus": pw.CORPUS_NAME, "corpus_sha256": corpus_sha, "method_version": pw.METHOD_VERSION,
         **run.shift(), **check,
     }
     with warehouse.connect(db_path(duckdb)) as con:
-        warehouse.replace_rows(con, "distribution_shift", pl.DataFrame([row], schema_overrides=CHECK_TYPES),
-                               {"variant": key})
+        warehouse.replace_rows(con, "distribution_shift", pl.DataFrame([row]), {"variant": key})
     shown = ["kld_mean", "kld_median", "kld_p99", "kld_max", "same_top_pct", "ppl_ratio", "delta_p_rms_pp"]
     yield dg.MaterializeResult(metadata={
         "base_variant": base["variant"], **{c: round(row[c], 6) for c in shown},
         "summary": dg.MetadataValue.md(md_table([{c: f"{row[c]:.5g}" for c in shown}], shown)),
+        "windows_evaluated": cache.misses, "windows_from_cache": cache.hits, "model_loaded": loaded,
     })
     gap = check.get("kld_topk_gap_pct")
     yield dg.AssetCheckResult(
@@ -231,21 +268,3 @@ def distribution_shift(context: dg.AssetExecutionContext, config: PerplexityConf
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"kld_topk_gap_pct": gap if gap is not None else "not checked", "top_k": row["top_k"]},
     )
-
-
-def _truncation_check(eng: Engine, engine: EngineResource, base_path: str, cache: ppl.BaseLogits, n: int) -> dict:
-    """Full-vocabulary KL on the first n windows (the base re-evaluated) against the cached top-k KL."""
-    w = cache.windows
-    full, cached = [], []
-    with _open(engine, base_path, w.n_ctx) as base_eng:
-        for i in range(n):  # window by window: full-vocabulary float64 arrays are large (Qwen: 150k wide)
-            b = np.array(ppl.window_logits(base_eng, w.tokens[i], w.first))  # copied: a view until the next decode
-            q = ppl.window_logits(eng, w.tokens[i], w.first)
-            full.append(ppl.full_kl(ppl.log_softmax(b), ppl.log_softmax(q)))
-            cached.append(ppl.score_window(q, w.targets[i], cache.window(i)).kld)
-    full, cached = np.concatenate(full), np.concatenate(cached)
-    return {
-        "check_windows": n, "kld_full_mean_check": float(full.mean()), "kld_topk_mean_check": float(cached.mean()),
-        # below 1e-6 nats both are float noise (a rung against itself): a ratio of noise means nothing
-        "kld_topk_gap_pct": 100 * float(cached.mean() / full.mean() - 1) if full.mean() > 1e-6 else 0.0,
-    }

@@ -27,20 +27,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-# Columns that can be null in every row of a write: typed here, or DuckDB would create them as INTEGER.
-NULLABLE_TYPES = {
-    "gpu_name": pl.Utf8, "gpu_memory_bytes": pl.Int64, "gpu_driver": pl.Utf8, "physical_cores": pl.Int64,
-    "weight_bytes_per_token": pl.Int64, "effective_bandwidth_gb_per_s": pl.Float64, "bandwidth_gb_per_s": pl.Float64,
-    "bandwidth_share_pct": pl.Float64, "native_ms": pl.Float64, "native_tok_per_s": pl.Float64,
-    "native_mean_tok_per_s": pl.Float64, "rss_anon_bytes": pl.Int64, "rss_file_bytes": pl.Int64,
-    "price_usd_per_hour": pl.Float64, "price_source": pl.Utf8, "load_avg_1m": pl.Float64,
-    "other_cpu_share": pl.Float64, "under_load": pl.Boolean, "load_threshold": pl.Float64, "attempts": pl.Int64,
-}
-
-
 def _frame(rows: list[dict]) -> pl.DataFrame:
-    present = {k: v for k, v in NULLABLE_TYPES.items() if k in rows[0]}
-    return pl.DataFrame(rows, schema_overrides=present, infer_schema_length=None)
+    return pl.DataFrame(rows, infer_schema_length=None)  # the writer types all-null columns (lib/core/schemas.py)
 
 
 def _stored_bandwidth(con, hardware_id: str) -> float | None:
@@ -132,7 +120,8 @@ SPEED_CHECKS = [
 @dg.asset(partitions_def=variants, group_name="evaluation", pool="inference",
           deps=["gguf_variant", "hardware_profile"], check_specs=SPEED_CHECKS,
           description="llama-bench's pp512 and tg128 on this variant: every repetition, mean ± sd, 95% CI, the "
-                      "machine's load (repeated once if loaded), roofline share. Re-measures on every run, by design.")
+                      "machine's load (repeated once if loaded), roofline share. Re-measures on every run, by design: "
+                      "a timing is a property of the machine at that moment, so it never comes from the sample cache.")
 def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: EngineResource,
                storage: StorageResource, duckdb: DuckDBResource):
     from quantbench_assets.lib.measure.speed import BenchSpec, decode_roofline, measure_speed, weight_bytes_read_per_token
@@ -213,7 +202,8 @@ class MemoryConfig(dg.Config):
 @dg.asset(partitions_def=variants, group_name="evaluation", pool="inference", deps=["gguf_variant"],
           check_specs=[dg.AssetCheckSpec("peak_rss_covers_weights", asset="memory_probe", blocking=True,
                                          description="without mmap the peak RSS holds at least the tensor bytes")],
-          description="Peak RSS of loading this variant and running a fixed workload, in an isolated process.")
+          description="Peak RSS of loading this variant and running a fixed workload, in an isolated process. "
+                      "Re-measures on every run, by design: memory is measured, never read from a cache.")
 def memory_probe(context: dg.AssetExecutionContext, config: MemoryConfig, engine: EngineResource,
                  storage: StorageResource, duckdb: DuckDBResource):
     from quantbench_assets.lib.measure.memory import probe_memory

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.core import paths
 from quantbench_assets.lib.core import warehouse
@@ -14,7 +13,8 @@ from quantbench_assets.lib.reporting.site import SITE_MARTS
 from quantbench_assets.lib.gguf.ladder import PRECISION_ORDER
 
 from ..catalog.automation import DOWNSTREAM
-from ..common import db_path
+from ..common import warehouse_of
+from ..resources import WarehouseResource
 
 MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_decision_matrix", "fct_cost_per_million_tokens",
          "fct_variant_distribution_shift", "fct_variant_comparisons", "fct_backend_equivalence", "dim_model_variants",
@@ -22,9 +22,9 @@ MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_var
 UPSTREAM = [dg.AssetKey(["marts", m]) for m in ["rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_quality_tiers"]]
 
 
-def read_marts(db: Path) -> dict[str, pl.DataFrame | None]:
+def read_marts(db: WarehouseResource) -> dict[str, pl.DataFrame | None]:
     out: dict[str, pl.DataFrame | None] = {}
-    with warehouse.connect(db, read_only=True) as con:
+    with db.connect(read_only=True) as con:
         for m in MARTS:
             df = con.execute(f'select * from marts."{m}"').pl() if warehouse.table_exists(con, "marts", m) else None
             out[m] = df if df is not None and df.height else None
@@ -81,9 +81,9 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
 @dg.asset(group_name="reports", deps=UPSTREAM, automation_condition=DOWNSTREAM,
           description="The report's five charts as PNG files (data/reports/charts/); each is previewed in place "
                       "here, the full PNG in its `_full` entry.")
-def charts_png(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def charts_png(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
     out_dir = paths.reports_dir() / "charts"
-    marts = read_marts(db_path(duckdb))
+    marts = read_marts(warehouse_of(duckdb))
     from quantbench_assets.lib.reporting import charts
 
     metadata, skipped = {}, {}
@@ -120,11 +120,11 @@ def charts_png(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.
           automation_condition=DOWNSTREAM,
           description="The markdown report in data/reports/: the answer per budget and use case first, then "
                       "per-model findings, limitations; wide tables in its appendix.")
-def quantbench_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
+def quantbench_report(duckdb: WarehouseResource) -> dg.MaterializeResult:
     out = paths.reports_dir()
     charts_dir = out / "charts"
     drawn = {p.stem: f"charts/{p.name}" for p in sorted(charts_dir.glob("*.png"))}
-    text = build_report(read_marts(db_path(duckdb)), drawn, "quantbench")
+    text = build_report(read_marts(warehouse_of(duckdb)), drawn, "quantbench")
     path = out / "report.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -137,9 +137,9 @@ class ExportConfig(dg.Config):
 
 
 @dg.asset(group_name="reports", deps=UPSTREAM, description="Every mart as a Parquet file (data/reports/parquet/).")
-def marts_parquet(config: ExportConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def marts_parquet(config: ExportConfig, duckdb: WarehouseResource) -> dg.MaterializeResult:
     out = Path(config.out_dir) if config.out_dir else paths.reports_dir() / "parquet"
-    written = export_marts(db_path(duckdb), out)
+    written = export_marts(warehouse_of(duckdb).path, out)
     return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(written), "folder": dg.MetadataValue.path(str(out))})
 
 
@@ -158,13 +158,13 @@ ALL_MARTS = sorted(p.stem for p in (paths.dbt_project_dir() / "models" / "marts"
 @dg.asset(group_name="reports", deps=_mart_keys(SITE_MARTS), automation_condition=DOWNSTREAM,
           description="The results site (data/reports/site/): decision, leaderboard, interactive charts and "
                       "filterable tables; open index.html from disk, no server or network needed.")
-def results_site(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def results_site(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
     from datetime import datetime, timezone
 
     from quantbench_assets.lib.reporting import site
 
     out = paths.reports_dir() / "site"
-    marts = site.read_marts(db_path(duckdb))
+    marts = site.read_marts(warehouse_of(duckdb).path)
     empty = sorted(m for m, df in marts.items() if df is None)
     for m in empty:
         context.log.warning(f"marts/{m} is absent or empty: the site says 'no data yet' in its place")
@@ -180,11 +180,11 @@ def results_site(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
 @dg.asset(group_name="reports", deps=_mart_keys(ALL_MARTS), automation_condition=DOWNSTREAM,
           description="Every mart as Parquet plus a dataset card, in the layout of a Hugging Face dataset repo "
                       "(data/reports/dataset/).")
-def dataset_export(duckdb: DuckDBResource) -> dg.MaterializeResult:
+def dataset_export(duckdb: WarehouseResource) -> dg.MaterializeResult:
     from quantbench_assets.lib.reporting.dataset import export_dataset
 
     out = paths.reports_dir() / "dataset"
-    written = export_dataset(db_path(duckdb), out)
+    written = export_dataset(warehouse_of(duckdb).path, out)
     return dg.MaterializeResult(metadata={
         "folder": dg.MetadataValue.path(str(out)),
         "tables": dg.MetadataValue.json(written),

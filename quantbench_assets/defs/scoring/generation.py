@@ -7,7 +7,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from quantbench_assets.lib.core import warehouse
+from quantbench_assets.lib.core import schemas, warehouse
 from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
 
@@ -88,11 +88,8 @@ def generation_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
     missing = [(t, i) for t, i in samples.select("task", "item_id").unique().iter_rows() if (t, i) not in known]
     if missing:
         raise dg.Failure(description=f"generation_scores[{key}]: stored samples not in the task data: {missing[:3]}")
-    typed = {"value": pl.Float64, "null_reason": pl.Utf8, "failure_reason": pl.Utf8}  # all-null columns stay typed
-    scores = pl.DataFrame(score_generation(samples.to_dicts(), tasks, MetricModels()), schema_overrides=typed,
-                          infer_schema_length=None)
-    summary_rows = pl.DataFrame(summarize(scores.to_dicts()), infer_schema_length=None, schema_overrides={
-        "mean": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "interval_null_reason": pl.Utf8})
+    scores = schemas.frame("generation_scores", score_generation(samples.to_dicts(), tasks, MetricModels()))
+    summary_rows = schemas.frame("generation_summary", summarize(scores.to_dicts()))
     with warehouse.connect(db_path(duckdb)) as con:
         written = warehouse.replace_rows(con, "generation_scores", scores, {"variant": key})
         warehouse.replace_rows(con, "generation_summary", summary_rows, {"variant": key})

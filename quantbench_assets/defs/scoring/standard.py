@@ -12,11 +12,11 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from quantbench_assets.lib.core import warehouse
+from quantbench_assets.lib.core import schemas, warehouse
 from quantbench_assets.lib.core.cache import SampleCache
-from quantbench_assets.lib.scoring.scorers import (
-    SAMPLE_COLUMNS, SCORE_COLUMNS, chance_check, run_scorer, score_samples, summarize,
-)
+from quantbench_assets.lib.scoring.benchmark_scoring import score_samples
+from quantbench_assets.lib.scoring.benchmark_summary import chance_check, summarize_benchmark_scores
+from quantbench_assets.lib.scoring.scorers import run_scorer
 from quantbench_assets.lib.tasks.benchmarks import SCORERS_BY_FORMAT, TaskError, load_task
 from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
 
@@ -28,14 +28,6 @@ SAMPLES_TABLE = "standard_benchmark_samples"
 SCORES_TABLE = "standard_benchmark_scores"
 STANDARD_TASKS = ["mmlu", "arc_challenge", "arc_easy", "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "gsm8k",
                   "ifeval"]
-_PL = {str: pl.String, int: pl.Int64, float: pl.Float64, bool: pl.Boolean}
-
-
-def frame(rows: list[dict], columns: dict[str, type]) -> pl.DataFrame:
-    """Rows with a fixed type for every optional column, so a run of MC tasks only (all-null text
-    columns) still creates the table with the columns a later generation run fills."""
-    df = pl.DataFrame(rows, schema_overrides={c: _PL[t] for c, t in columns.items()}, infer_schema_length=None)
-    return df.with_columns(pl.lit(None, dtype=_PL[t]).alias(c) for c, t in columns.items() if c not in df.columns)
 
 
 class StandardBenchmarkConfig(dg.Config):
@@ -90,7 +82,7 @@ def standard_benchmark_samples(context: dg.AssetExecutionContext, config: Standa
                                    has_chat_template=manifest["has_chat_template"])
     finally:
         cache.close()
-    df = frame(rows, SAMPLE_COLUMNS)
+    df = schemas.frame(SAMPLES_TABLE, rows)  # every declared column: MC-only runs have no text columns
     with warehouse.connect(db_path(duckdb)) as con:
         written = warehouse.replace_rows(con, SAMPLES_TABLE, df, {"variant": key})
     expected = sum(len(t.items) for t, _ in pairs)
@@ -132,9 +124,9 @@ def standard_benchmark_scores(context: dg.AssetExecutionContext, duckdb: DuckDBR
         samples = con.execute(f"select * from raw.{SAMPLES_TABLE} where variant = ?", [key]).pl()
         if samples.height == 0:
             raise dg.Failure(description=f"standard_benchmark_scores[{key}]: no stored samples for this variant")
-        scores = frame(score_samples(samples.to_dicts()), SCORE_COLUMNS)
+        scores = schemas.frame(SCORES_TABLE, score_samples(samples.to_dicts()))
         written = warehouse.replace_rows(con, SCORES_TABLE, scores, {"variant": key})
-    summary = summarize(scores.to_dicts())
+    summary = summarize_benchmark_scores(scores.to_dicts())
     shown = [{**s, "value": round(s["value"], 3), "ci": f"[{s['ci_low'] or 0:.3f}, {s['ci_high'] or 0:.3f}]"}
              for s in summary]
     yield dg.MaterializeResult(metadata={

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.core import paths
-from quantbench_assets.lib.core import warehouse
+
+from ..common import warehouse_of
+from ..resources import WarehouseResource
 
 # Set-up prepares the manifest (`dbt parse`); under `dagster dev` it is refreshed on load. Nothing
 # else happens at import: no dbt run, no change to the process environment.
@@ -37,7 +38,12 @@ def dbt_executable() -> str:
 
 class Translator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props) -> str:
-        return "warehouse"
+        # One group per layer, as the project's folders are: staging, intermediate, marts, and seeds.
+        # Code that means "every dbt asset" selects by kind (AssetSelection.kind("dbt")), not by group.
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        folders = dbt_resource_props["fqn"][1:-1]  # [project, *folders, name]
+        return folders[0] if folders else "dbt"
 
     def get_automation_condition(self, dbt_resource_props) -> dg.AutomationCondition:
         # Rebuild when any upstream partition lands. eager() would also wait until no upstream
@@ -50,18 +56,20 @@ class Translator(DagsterDbtTranslator):
     manifest=dbt_project.manifest_path, project=dbt_project, name="quantbench_dbt", pool="warehouse",
     dagster_dbt_translator=Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
 )
-def quantbench_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+def quantbench_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource):
     # The warehouse file comes from the duckdb resource through a profile written for this run, so the
     # dbt build and the Python assets always share one file (and no environment variable is changed).
     profiles = Path(tempfile.mkdtemp(prefix="quantbench-dbt-profile-"))
-    (profiles / "profiles.yml").write_text(PROFILE.format(path=Path(duckdb.database).resolve().as_posix()))
-    with warehouse.lock_for(duckdb.database):
-        missing = missing_sources(dbt_project.manifest_path, duckdb.database)
+    db = warehouse_of(duckdb)
+    (profiles / "profiles.yml").write_text(PROFILE.format(path=db.path.resolve().as_posix()))
+    # dbt opens the file itself, so this process holds the lock alone, around the whole build
+    with db.lock():
+        missing = missing_sources(dbt_project.manifest_path, db.path)
         args = ["build", "--profiles-dir", str(profiles)]
         if missing:
             # A source whose producing asset has not run yet (e.g. no HTTP-engine study) has no table:
-            # skip what is built on it instead of failing the whole build; marts that merely enrich
-            # from optional inputs read them through optional_source() and still build.
+            # skip what is built on it instead of failing the whole build. Staging views of optional
+            # inputs read them through optional_source() (an empty view), so what is built on them builds.
             context.log.info(f"raw tables not written yet, their dbt descendants are skipped: {missing}")
             args += ["--exclude", " ".join(exclusions(dbt_project.manifest_path, missing))]
         try:

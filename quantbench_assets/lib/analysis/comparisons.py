@@ -22,8 +22,9 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
+from ..core import schemas
 from ..gguf.ladder import ladder_sort_key
-from ..analysis.stats import TOST_MARGINS, _margin_label, compare_variants
+from ..analysis.stats import TOST_MARGINS, margin_label, compare_variants
 
 ALPHA = 0.05
 POWER = 0.8
@@ -41,31 +42,6 @@ def min_shared_items() -> int:
 
     project = yaml.safe_load((dbt_project_dir() / "dbt_project.yml").read_text())
     return int(project["vars"]["min_shared_items"])
-
-COMPARISON_SCHEMA: dict[str, pl.DataType] = {
-    "model": pl.String, "chain": pl.String, "task": pl.String, "scorer": pl.String,
-    "task_version": pl.String, "prompt_method": pl.String, "comparison": pl.String,
-    "baseline_variant": pl.String, "variant_a": pl.String, "variant_b": pl.String,
-    "subset_a": pl.String, "subset_b": pl.String, "n_items_a": pl.Int64, "n_items_b": pl.Int64,
-    "comparable": pl.Boolean, "not_comparable_reason": pl.String,
-    "n_items": pl.Int64, "correct_a": pl.Int64, "correct_b": pl.Int64,
-    "acc_a": pl.Float64, "acc_b": pl.Float64, "delta_pp": pl.Float64,
-    "delta_ci_low_pp": pl.Float64, "delta_ci_high_pp": pl.Float64,
-    "wilson_low_a": pl.Float64, "wilson_high_a": pl.Float64, "wilson_low_b": pl.Float64, "wilson_high_b": pl.Float64,
-    "welch_t": pl.Float64, "welch_df": pl.Float64, "welch_p": pl.Float64,
-    "welch_p_holm": pl.Float64, "welch_p_bonferroni": pl.Float64,
-    "mcnemar_statistic": pl.Float64, "mcnemar_p": pl.Float64, "mcnemar_exact": pl.Boolean,
-    "mcnemar_p_holm": pl.Float64, "mcnemar_p_bonferroni": pl.Float64,
-    "only_a_correct": pl.Int64, "only_b_correct": pl.Int64, "flip_rate": pl.Float64, "cohens_d": pl.Float64,
-    **{
-        name: dtype
-        for margin in TOST_MARGINS
-        for name, dtype in ((f"tost_p_{_margin_label(margin)}", pl.Float64),
-                            (f"tost_equivalent_{_margin_label(margin)}", pl.Boolean))
-    },
-    "mde_pp": pl.Float64, "mde_paired_pp": pl.Float64, "items_needed": pl.Int64, "underpowered": pl.Boolean,
-    "notes": pl.String, "computed_at": pl.Datetime("us", "UTC"),
-}
 
 
 @contextmanager
@@ -216,12 +192,14 @@ def items_needed(flip_rate: float | None, margin_pp: float = DECISION_MARGIN_PP)
 def _underpowered(row: Mapping[str, object]) -> bool:
     """Neither a difference (McNemar after Holm) nor equivalence within the margin (TOST) was shown,
     and the design could not detect a margin-sized loss: the comparison says nothing yet."""
-    margin = _margin_label(DECISION_MARGIN_PP)
+    margin = margin_label(DECISION_MARGIN_PP)
     can_detect = row["mde_pp"] is not None and row["mde_pp"] <= DECISION_MARGIN_PP
     different = row["mcnemar_p_holm"] is not None and row["mcnemar_p_holm"] < ALPHA
     return not (can_detect or different or row[f"tost_equivalent_{margin}"])
 
 
 def comparisons_frame(rows: list[dict]) -> pl.DataFrame:
-    """The rows in COMPARISON_SCHEMA's column order and types (an empty list gives an empty table)."""
-    return pl.DataFrame([{name: row.get(name) for name in COMPARISON_SCHEMA} for row in rows], schema=COMPARISON_SCHEMA)
+    """The rows as raw.variant_comparisons, declared in lib/core/schemas.py: its columns in order and
+    types (an empty list gives an empty table)."""
+    declared = schemas.columns("raw", "variant_comparisons")
+    return schemas.frame("variant_comparisons", [{name: row.get(name) for name in declared} for row in rows])

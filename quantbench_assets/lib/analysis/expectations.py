@@ -1,6 +1,6 @@
 """Great Expectations suites for the warehouse marts, validated on pandas frames.
 
-GE's SQL datasource fails on DuckDB (FACTS.md), so a mart is read into pandas and validated in an
+GE's SQL datasource fails on DuckDB (docs/PLATFORM_NOTES.md), so a mart is read into pandas and validated in an
 ephemeral context: nothing is written to disk and nothing is sent anywhere. great_expectations
 takes ~4 s to import, so it is imported inside `validate_mart`, never at module import.
 """

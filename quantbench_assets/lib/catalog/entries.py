@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..gguf.ladder import baseline_quant
+from ..gguf.quant_types import IMATRIX_SUFFIX, split_imatrix
 
 # Partition keys are "<model>__<quant>": a model name may not contain "__" and keeps to characters
 # that are safe in Dagster partition keys, file names and SQL literals.
@@ -26,6 +27,18 @@ KNOWN_QUANTS = (
     "F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
     "Q4_1", "Q4_0", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K", "IQ4_NL", "IQ4_XS",
 )
+# Types an importance matrix cannot change (no rounding of weights to a grid it could weight).
+NO_IMATRIX = ("F32", "F16", "BF16")
+
+
+def is_known_rung(quant: str) -> bool:
+    """A ladder entry: a known type, or a quantized one with the imatrix suffix (e.g. Q4_K_M-imat)."""
+    base, imat = split_imatrix(quant)
+    if imat and not quant.endswith(IMATRIX_SUFFIX):
+        return False  # one spelling, so partition keys and file names stay unique
+    return base in KNOWN_QUANTS and not (imat and base in NO_IMATRIX)
+
+
 DEFAULT_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q3_K_S", "Q2_K")
 DEMO_LADDER = ("F16", "Q8_0", "Q4_K_M", "Q2_K")
 
@@ -110,9 +123,12 @@ class ModelEntry(_Strict):
     @field_validator("ladder")
     @classmethod
     def _ladder_known(cls, v: list[str]) -> list[str]:
-        unknown = [q for q in v if q not in KNOWN_QUANTS]
+        unknown = [q for q in v if not is_known_rung(q)]
         if unknown:
-            raise ValueError(f"unknown quant type(s) {unknown}; known: {', '.join(KNOWN_QUANTS)}")
+            raise ValueError(f"unknown quant type(s) {unknown}; known: {', '.join(KNOWN_QUANTS)}, each quantized "
+                             f"type also with the suffix {IMATRIX_SUFFIX!r} (an importance-matrix rung)")
+        if all(split_imatrix(q)[1] for q in v):
+            raise ValueError(f"ladder {v} has only imatrix rungs: it needs a plain rung as its baseline")
         if len(set(v)) != len(v):
             raise ValueError(f"ladder lists a quant twice: {v}")
         return v
@@ -161,7 +177,7 @@ def parse_variant_key(key: str) -> tuple[str, str]:
     model, sep, quant = key.rpartition(PARTITION_SEP)
     # The key becomes a file name (variant manifests): a model part outside the catalog's name rule,
     # e.g. a hand-added partition "../../x__Q8_0", must not pass.
-    if not sep or not re.fullmatch(MODEL_NAME_RE, model) or PARTITION_SEP in model or quant not in KNOWN_QUANTS:
+    if not sep or not re.fullmatch(MODEL_NAME_RE, model) or PARTITION_SEP in model or not is_known_rung(quant):
         raise ValueError(f"not a variant key '<model>__<quant>': {key!r}")
     return model, quant
 

@@ -1,6 +1,9 @@
 """Per-sample result cache: a re-run, a resumed run after a crash, or a new report costs no inference.
 
-Key = hash of (gguf sha256, task, task version, item id, scorer, decoding settings, engine build).
+Key = hash of (gguf sha256, task, task version, item id, scorer, decoding settings, engine build);
+a perplexity / KLD window's key names the rung, corpus, window tokens, base cache, method version
+and build instead (lib/measure/perplexity.py). Every path reads and writes it through the one loop
+in lib/core/samples.py.
 SQLite in WAL mode, one commit per sample: a kill -9 loses at most the sample in flight, and several
 processes (parallel partitions) can write at once without the warehouse's single-writer limit.
 """

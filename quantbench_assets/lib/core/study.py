@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from quantbench_assets.lib.catalog.entries import KNOWN_QUANTS, Catalog
+from quantbench_assets.lib.catalog.entries import KNOWN_QUANTS, Catalog, is_known_rung
 from quantbench_assets.lib.gguf.ladder import baseline_quant
 
 # Every per-variant asset a study may run, in the order the CLI materializes them.
@@ -113,7 +113,7 @@ class Study:
         if not self.models:
             errors.append("no models chosen")
         for p in self.models:
-            bad = [q for q in p.rungs if q not in KNOWN_QUANTS]
+            bad = [q for q in p.rungs if not is_known_rung(q)]
             if bad:
                 errors.append(f"{p.model}: unknown quant(s) {bad} (known: {', '.join(KNOWN_QUANTS)})")
             if not p.rungs:

@@ -1,19 +1,26 @@
-"""Writes to the DuckDB warehouse: one writer at a time, idempotent per partition.
+"""Writes to the DuckDB warehouse: one writer at a time, idempotent per partition, declared types.
 
 DuckDB allows one writing process per file, and a second process, even read-only, fails with
-"Could not set lock on file" (FACTS.md). Every connection here is taken under an exclusive file lock
+"Could not set lock on file". Every connection here is taken under an exclusive file lock
 (`<db>.lock`) that waits instead of failing, so parallel runs queue for the few milliseconds a write
 takes. A partition's rows are replaced in one transaction: delete its rows, insert the new ones.
+
+Every raw table's columns and types are declared once, in lib/core/schemas.py. The writers cast an
+incoming frame to that declaration (an all-null column lands with its declared type, not as
+INTEGER) and refuse a column that is not declared or whose values are of another kind, naming the
+table, the column, the declared type and the type received.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import duckdb
 import polars as pl
 from filelock import FileLock
+
+from . import schemas
 
 LOCK_TIMEOUT_S = 1800
 
@@ -34,33 +41,35 @@ def connect(db_path: Path | str, read_only: bool = False) -> Iterator[duckdb.Duc
             con.close()
 
 
-def _ensure_table(con, schema: str, table: str, df: pl.DataFrame) -> None:
+def _ensure_table(con, schema: str, table: str, declared: Mapping[str, str]) -> None:
+    """Create the table with every declared column; bring an older table to the declaration: add
+    the columns it lacks (old rows read null) and retype a column created from an all-null frame
+    (INTEGER) before types were declared. DuckDB refuses the retype if a stored value cannot cast."""
     con.execute(f'create schema if not exists "{schema}"')
-    con.register("_incoming", df.to_arrow())
-    try:
-        con.execute(f'create table if not exists "{schema}"."{table}" as select * from _incoming limit 0')
-        existing = {r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-            [schema, table]).fetchall()}
-        described = con.execute("describe select * from _incoming").fetchall()
-        for name, dtype, *_ in described:
-            if name not in existing:  # schema grows with new metrics; old rows get null
-                con.execute(f'alter table "{schema}"."{table}" add column "{name}" {dtype}')
-    finally:
-        con.unregister("_incoming")
+    cols = ", ".join(f'"{c}" {t}' for c, t in declared.items())
+    con.execute(f'create table if not exists "{schema}"."{table}" ({cols})')
+    existing = dict(con.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, table]).fetchall())
+    for name, dtype in declared.items():
+        if name not in existing:
+            con.execute(f'alter table "{schema}"."{table}" add column "{name}" {dtype}')
+        elif existing[name] != dtype:
+            con.execute(f'alter table "{schema}"."{table}" alter column "{name}" type {dtype}')
 
 
-def replace_rows(con, table: str, df: pl.DataFrame, where: dict[str, object], schema: str = "raw") -> int:
-    """Replace the rows matching `where` (e.g. {"variant": key}) with `df`, atomically."""
+def replace_rows(con, table: str, df: pl.DataFrame, where: dict[str, object], schema: str = "raw",
+                 columns: Mapping[str, str] | None = None) -> int:
+    """Replace the rows matching `where` (e.g. {"variant": key}) with `df`, atomically.
+    `columns`: the declaration of a table outside lib/core/schemas.py (tests' scratch tables)."""
     if df.height == 0:
         raise ValueError(f"refusing to write 0 rows to {schema}.{table} for {where}")
-    # A column that is all null in this partition has no type; DuckDB would create it as INTEGER and
-    # the next partition's strings would fail to cast. Write such columns as text.
-    df = df.with_columns(pl.col(c).cast(pl.String) for c, dt in df.schema.items() if dt == pl.Null)
+    declared = columns if columns is not None else schemas.columns(schema, table)
+    df = schemas.conform(df, schema, table, declared)
     for col, val in where.items():
         if col not in df.columns or df[col].n_unique() != 1 or df[col][0] != val:
             raise ValueError(f"every row written to {schema}.{table} must have {col} = {val!r}")
-    _ensure_table(con, schema, table, df)
+    _ensure_table(con, schema, table, declared)
     cond = " and ".join(f'"{c}" = ?' for c in where)
     con.execute("begin transaction")
     try:
@@ -76,9 +85,9 @@ def replace_rows(con, table: str, df: pl.DataFrame, where: dict[str, object], sc
 
 
 def write_partition(db_path: Path | str, table: str, df: pl.DataFrame, where: dict[str, object],
-                    schema: str = "raw") -> int:
+                    schema: str = "raw", columns: Mapping[str, str] | None = None) -> int:
     with connect(db_path) as con:
-        return replace_rows(con, table, df, where, schema)
+        return replace_rows(con, table, df, where, schema, columns)
 
 
 def read_query(db_path: Path | str, sql: str, params: list | None = None) -> pl.DataFrame:

@@ -2,8 +2,8 @@
 in process. HTTP engines (OpenAI-compatible servers, Ollama) implement the same methods.
 
 Why not llama-cpp-python's echo logprobs: in 0.3.36 they read each prompt token's logprob one
-position late (FACTS.md; quantbench_tests/test_engine.py checks our alignment against a hand
-computation). Here a token's logprob is log_softmax(logits at position i-1)[token i].
+position late (docs/PLATFORM_NOTES.md; quantbench_tests/test_engine.py checks our alignment against a hand
+computation). Here a token's logprob is row_log_softmax(logits at position i-1)[token i].
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ class EngineSettings:
     logits_all: bool = False  # True for loglikelihood scoring (n_ctx x vocab floats of memory)
     # llama.cpp's "extra buffer types" (AMX / repacked weights). Off by default: on these machines'
     # AMX CPUs a native build of 0.3.36 segfaults in ggml_backend_amx_mul_mat on any multi-token
-    # batch (gdb backtrace, 2026-11-22); off also avoids the repack copy that inflates RSS (FACTS.md).
+    # batch (gdb backtrace, 2026-11-22); off also avoids the repack copy that inflates RSS
+    # (docs/PLATFORM_NOTES.md, "llama.cpp's extra buffer types").
     extra_buffers: bool = False
 
     def threads(self) -> int:
@@ -103,7 +104,9 @@ class Engine(ABC):
         self.close()
 
 
-def log_softmax(row: np.ndarray) -> np.ndarray:
+def row_log_softmax(row: np.ndarray) -> np.ndarray:
+    """One logits row's log-softmax in float64: a token's logprob (perplexity's batched float32 form
+    is measure/ppl_math.log_softmax)."""
     row = row.astype(np.float64, copy=False)
     m = row.max()
     return row - (m + np.log(np.exp(row - m).sum()))
@@ -201,7 +204,7 @@ class LlamaCppEngine(Engine):
     def _perf(self):
         import llama_cpp
 
-        llama_cpp.llama_synchronize(self.llm._ctx.ctx)  # counters fill only after a sync (FACTS.md)
+        llama_cpp.llama_synchronize(self.llm._ctx.ctx)  # counters fill only after a sync (docs/PLATFORM_NOTES.md)
         return llama_cpp.llama_perf_context(self.llm._ctx.ctx)
 
     def generate(self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
@@ -326,7 +329,7 @@ class LlamaCppEngine(Engine):
             lps, greedy = [], True
             for j, tok in enumerate(cont):
                 row = self._row(start + j - 1)
-                lp = log_softmax(row)
+                lp = row_log_softmax(row)
                 lps.append(float(lp[tok]))
                 greedy = greedy and int(np.argmax(row)) == tok
             out.append(LoglikelihoodResult(sum(lps), greedy, len(cont), lps))
@@ -336,7 +339,7 @@ class LlamaCppEngine(Engine):
         """One forward pass over the prompt; log p(first token of each candidate)."""
         tokens = self.tokenize(prompt)
         self._eval_reusing_prefix(tokens[-self.settings.n_ctx:])
-        lp = log_softmax(self._row(self.llm.n_tokens - 1))
+        lp = row_log_softmax(self._row(self.llm.n_tokens - 1))
         ids = [self.tokenize(c, add_bos=False)[0] for c in candidates]
         return [float(lp[i]) for i in ids]
 

@@ -24,13 +24,13 @@ def open_engine(kind: str, model_path: Path | str | None, settings: EngineSettin
     if kind == "openai_http":
         if not base_url:
             raise ValueError("openai_http needs base_url (e.g. http://127.0.0.1:8080)")
-        from ..engines.http import OpenAICompatibleEngine
+        from ..engines.openai_engine import OpenAICompatibleEngine
 
         return OpenAICompatibleEngine(base_url, model_tag, gguf_path=model_path, settings=settings)
     if kind == "ollama":
         if not model_tag:
             raise ValueError("ollama needs model_tag (e.g. smollm2:135m)")
-        from ..engines.http import OllamaEngine
+        from ..engines.ollama_engine import OllamaEngine
 
         return OllamaEngine(model_tag, host=base_url, gguf_path=model_path, settings=settings)
     raise ValueError(f"unknown engine kind {kind!r} (known: {', '.join(ENGINE_KINDS)})")

@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace) -> None:
             n_threads=args.n_threads, n_threads_batch=args.n_threads, seed=args.seed, use_mmap=args.use_mmap,
             n_gpu_layers=args.n_gpu_layers, main_gpu=args.main_gpu,
             # The server defaults to logits_all=True: n_ctx x vocab floats that /v1/completions
-            # without logprobs never reads (FACTS.md: ~1.2 GB for Qwen at 2048).
+            # without logprobs never reads (docs/PLATFORM_NOTES.md: 1.24 GB for Qwen at 2048).
             logits_all=False, verbose=False,
         )
         app = create_app(server_settings=ServerSettings(host=HOST, port=0), model_settings=[model])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .quant_types import split_imatrix
+
 # Highest precision first, as llama.cpp's quantize tool lists the types by bits per weight. Where
 # two types have about the same size, the K-quant comes first: it has lower error at that size.
 PRECISION_ORDER: tuple[str, ...] = (
@@ -31,20 +33,23 @@ BASELINE_RULE = ("the model's F16 rung, else its BF16 rung, else its highest-pre
 
 
 def canonical_quant(name: str) -> str:
-    upper = name.strip().upper()
-    return _ALIASES.get(upper, upper)
+    base, imat = split_imatrix(name)
+    upper = base.upper()
+    return _ALIASES.get(upper, upper) + ("-imat" if imat else "")
 
 
 def precision_rank(quant: str) -> int | None:
-    """Position in PRECISION_ORDER (0 = highest precision), or None for an unknown type."""
+    """Position in PRECISION_ORDER (0 = highest precision), or None for an unknown type. An imatrix
+    rung (Q4_K_M-imat) ranks as its file type: the matrix changes the recipe, not the type."""
     try:
-        return PRECISION_ORDER.index(canonical_quant(quant))
+        return PRECISION_ORDER.index(canonical_quant(split_imatrix(quant)[0]))
     except ValueError:
         return None
 
 
 def ladder_sort_key(quant: str) -> tuple[int, str]:
-    """Highest precision first; unknown types after every known one, by name."""
+    """Highest precision first; unknown types after every known one, by name (so an imatrix rung
+    follows its plain sibling)."""
     rank = precision_rank(quant)
     return (len(PRECISION_ORDER) if rank is None else rank, canonical_quant(quant))
 
@@ -53,11 +58,15 @@ def baseline_quant(available_quants: Iterable[str]) -> str:
     """The rung every other rung of the model is compared with (BASELINE_RULE).
 
     Returns the name exactly as given; names match case-insensitively and FP16 counts as F16.
+    An imatrix rung is never the baseline: it is a variant of a recipe, measured against the base.
     Raises when no quant is given or none is a known type (an unknown type cannot be ranked).
     """
-    available = list(available_quants)
-    if not available:
+    given = list(available_quants)
+    if not given:
         raise ValueError("no quants available to choose a baseline from")
+    available = [q for q in given if not split_imatrix(q)[1]]
+    if not available:
+        raise ValueError(f"only imatrix rungs {given}: a baseline must be a rung quantized without a matrix")
     by_canonical: dict[str, str] = {}
     for name in available:
         by_canonical.setdefault(canonical_quant(name), name)

@@ -27,6 +27,25 @@ FILE_TYPES: dict[str, tuple[str, float]] = {
     "TQ1_0": ("TQ1_0", 1.69), "TQ2_0": ("TQ2_0", 2.06),
 }
 
+# A rung quantized with an importance matrix is named "<file type>-imat" (e.g. Q4_K_M-imat): the same
+# llama.cpp file type, made with a different recipe. The suffix never changes which types the file
+# should hold or how precise the type is; lib/gguf/imatrix.py builds such rungs.
+IMATRIX_SUFFIX = "-imat"
+
+
+def split_imatrix(quant: str) -> tuple[str, bool]:
+    """"Q4_K_M-imat" -> ("Q4_K_M", True); "Q4_K_M" -> ("Q4_K_M", False). Case-insensitive suffix."""
+    q = quant.strip()
+    if q.lower().endswith(IMATRIX_SUFFIX):
+        return q[: -len(IMATRIX_SUFFIX)], True
+    return q, False
+
+
+def file_type_of(quant: str) -> str:
+    """The llama.cpp file type a rung name asks for, without the imatrix suffix."""
+    return split_imatrix(quant)[0]
+
+
 # Spellings people and tools use for the same type.
 ALIASES = {"FP32": "F32", "FP16": "F16", "HALF": "F16", "BFLOAT16": "BF16", "Q8": "Q8_0"}
 
@@ -41,12 +60,12 @@ def canonical(name: str | None) -> str | None:
 
 def base_tensor_type(file_type: str | None) -> str | None:
     """The tensor type most weight bytes of a faithful `file_type` rung are stored as (None: unknown)."""
-    entry = FILE_TYPES.get(canonical(file_type) or "")
+    entry = FILE_TYPES.get(canonical(file_type_of(file_type)) if file_type else "")
     return entry[0] if entry else None
 
 
 def nominal_bits_per_weight(file_type: str | None, default: float = 4.5) -> float:
-    entry = FILE_TYPES.get(canonical(file_type) or "")
+    entry = FILE_TYPES.get(canonical(file_type_of(file_type)) if file_type else "")
     return entry[1] if entry else default
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..gguf.info import GGUFInfo, file_type_code, read_gguf
-from ..gguf.quant_types import nominal_bits_per_weight
+from ..gguf.quant_types import nominal_bits_per_weight, split_imatrix
 from ..core.store import ArtifactStore, StoredFile
 
 
@@ -30,6 +30,7 @@ class Rung:
     info: GGUFInfo
     requested: str
     method: str  # "source file" or "requantized from Q4_K_M"
+    imatrix: dict | None = None  # an -imat rung: calibration text name and sha256, matrix sha256 (imatrix.py)
 
 
 def estimate_output_bytes(n_parameters: int, quant: str) -> int:
@@ -71,6 +72,10 @@ def build_rung(base: StoredFile, base_quant: str, quant: str, store: ArtifactSto
                min_free_bytes: int | None = None) -> Rung:
     if quant == base_quant:
         return Rung(base, read_gguf(base.path), quant, "source file")
+    if split_imatrix(quant)[1]:  # llama-quantize --imatrix: the Python API takes no matrix
+        from .imatrix import build_imatrix_rung  # imports this module
+
+        return build_imatrix_rung(base, base_quant, quant, store, threads)[0]
     method = f"requantized from {base_quant}"
     # llama.cpp's quantizer is deterministic for a given input and version: reuse an earlier build.
     index = _index_path(store, base, quant)

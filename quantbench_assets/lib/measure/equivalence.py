@@ -17,6 +17,8 @@ Choices, and why:
   OpenAI server does not: one convention for both).
 - No test on completion_tokens for the same reason (a counting convention, not a behaviour);
   output length is compared in characters.
+- No per-sample cache (lib/core/samples.py): the study measures both engines live, timings included;
+  a stored output would compare an engine with its own past.
 """
 from __future__ import annotations
 
@@ -26,7 +28,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import polars as pl
 
 from ..engines.llama import Engine, Generation
 from ..scoring.mc import extract_letter, raw_letter
@@ -164,7 +165,7 @@ def _median(values) -> float | None:
     return float(statistics.median(kept)) if kept else None
 
 
-def summarize(rows: list[dict]) -> dict:
+def summarize_equivalence(rows: list[dict]) -> dict:
     """The study's headline figures (shares with 95% Wilson intervals; overhead on identical outputs)."""
     n = len(rows)
     identical = [r for r in rows if r["identical_output"]]
@@ -209,32 +210,8 @@ class EquivalenceStudy:
 def run_study(engine_a: Engine, engine_b: Engine, task: Task, *, max_tokens: int | None = None,
               log: Callable[[str], None] = print) -> EquivalenceStudy:
     items = run_paired(engine_a, engine_b, task, max_tokens=max_tokens, log=log)
-    return EquivalenceStudy(items, metric_tests(items), summarize(items))
+    return EquivalenceStudy(items, metric_tests(items), summarize_equivalence(items))
 
 
 def comparison_name(engine_a: Engine, engine_b: Engine) -> str:
     return f"{engine_a.name}_vs_{engine_b.name}"
-
-
-# Columns that can be null on every row of a run (no native timing from llama-cpp-python's server,
-# no letter found, every test untestable): typed here, so the first run does not create them with
-# DuckDB's NULL type and a later run's values still fit.
-_FLOAT, _INT, _STR = pl.Float64, pl.Int64, pl.Utf8
-ITEM_TYPES = {
-    "first_difference_char": _INT,
-    **{f"{c}_{s}": t for s in ("a", "b") for c, t in (
-        ("raw_letter", _STR), ("extracted_letter", _STR), ("prompt_tokens", _INT), ("ttft_ms", _FLOAT),
-        ("prompt_eval_ms", _FLOAT), ("eval_ms", _FLOAT), ("native_decode_tok_per_s", _FLOAT),
-        ("stream_decode_tok_per_s", _FLOAT))},
-}
-TEST_TYPES = {
-    "reason": _STR,
-    **{c: _FLOAT for c in ("statistic", "p_value", "p_holm", "mean_a", "mean_b", "median_a", "median_b",
-                           "mean_diff", "median_diff")},
-}
-
-
-def to_frame(rows: list[dict], types: dict) -> pl.DataFrame:
-    present = set(rows[0]) if rows else set()
-    return pl.DataFrame(rows, schema_overrides={c: t for c, t in types.items() if c in present},
-                        infer_schema_length=None)

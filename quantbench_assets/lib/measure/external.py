@@ -39,10 +39,6 @@ TABLES = {
 }
 LABELS = ("hardware_class", "measured_on", "measured_date", "source_file")
 
-# DuckDB type -> polars type, for columns that are null in every incoming row
-_DUCK_TO_PL = {"BIGINT": pl.Int64, "INTEGER": pl.Int64, "DOUBLE": pl.Float64, "FLOAT": pl.Float64,
-               "VARCHAR": pl.Utf8, "BOOLEAN": pl.Boolean, "DOUBLE[]": pl.List(pl.Float64)}
-
 
 class ResultsError(ValueError):
     pass
@@ -88,30 +84,6 @@ def labels(path: Path, data: dict) -> dict[str, dict]:
     return out
 
 
-def _existing_types(con, table: str) -> dict[str, str]:
-    if not warehouse.table_exists(con, "raw", table):
-        return {}
-    return {name: dtype for name, dtype, *_ in con.execute(f'describe raw."{table}"').fetchall()}
-
-
-def _guess(column: str):
-    if column.endswith(("_bytes", "_count", "_threads")) or column.startswith("n_"):
-        return pl.Int64
-    if column.endswith(("_pct", "_s", "_ms", "_gb_per_s", "_tok_per_s")):
-        return pl.Float64
-    return pl.Utf8
-
-
-def frame(rows: list[dict], existing: dict[str, str]) -> pl.DataFrame:
-    """Rows -> a frame whose all-null columns have a real type (the table's, else guessed from the name)."""
-    df = pl.DataFrame(rows, infer_schema_length=None)
-    casts = {}
-    for name, dtype in df.schema.items():
-        if dtype == pl.Null:
-            casts[name] = _DUCK_TO_PL.get(existing[name], pl.Utf8) if name in existing else _guess(name)
-    return df.with_columns([pl.col(c).cast(t) for c, t in casts.items()]) if casts else df
-
-
 def load(con, files: list[Path], log=print) -> dict[str, int]:
     """Write every file's tables into raw.external_*, labelled; returns rows written per table."""
     written: dict[str, int] = {}
@@ -122,15 +94,15 @@ def load(con, files: list[Path], log=print) -> dict[str, int]:
             if not rows or name not in TABLES:
                 continue
             table = TABLES[name]
-            existing = _existing_types(con, table)
             keys = ("hardware_id",) if name == "hardware" else ("variant", "hardware_id")
             groups: dict[tuple, list[dict]] = {}
             for r in rows:
                 groups.setdefault(tuple(r[k] for k in keys), []).append({**r, **by_hw[r["hardware_id"]]})
             for key, group in groups.items():
-                n = warehouse.replace_rows(con, table, frame(group, existing), dict(zip(keys, key)))
+                # the writer types all-null columns from lib/core/schemas.py
+                n = warehouse.replace_rows(con, table, pl.DataFrame(group, infer_schema_length=None),
+                                           dict(zip(keys, key)))
                 written[table] = written.get(table, 0) + n
-                existing = existing or _existing_types(con, table)
         log(f"loaded {f}")
     return written
 

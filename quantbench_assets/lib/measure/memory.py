@@ -9,7 +9,7 @@ The peak is VmHWM from /proc/self/status (the high-water mark of this process's 
 getrusage's ru_maxrss is reported beside it but not used: Linux carries the parent's high-water mark
 into a child across fork+exec, so a child of a large process reports the parent's peak.
 
-mmap convention (FACTS.md): with mmap the weights are file-backed pages, shared with the page cache
+mmap convention (docs/PLATFORM_NOTES.md): with mmap the weights are file-backed pages, shared with the page cache
 and counted in RSS once touched; without it they are copied into anonymous memory. Both are
 measured; every row says which. Extra buffer types (weight repacking) are off, as in the engine.
 """

@@ -13,6 +13,9 @@ mean coefficient of variation over items and the repetitions needed for a stated
 variance_across_rungs() gives within-item (between-repetition) vs between-rung variance and
 Levene's test (Brown-Forsythe, median centre) of equal spread between rungs on the residuals from each
 rung-item mean, so item difficulty does not pass for sampling spread.
+
+Neither goes through the per-sample cache (lib/core/samples.py): repeating the same request is the
+measurement, so every repetition must reach the engine.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..tasks.generation import GenItem, GenTask
+from ..tasks.generation import GenTaskItem, GenTask
 from ..analysis.stats import coefficient_of_variation, levene_test
 
 Z95 = 1.959963984540054
@@ -41,7 +44,7 @@ def _now() -> str:
 
 
 # ------------------------------------------------------------------------------------ determinism
-def determinism_runs(open_engine: Callable[[int | None], object], items: list[GenItem], *, reps: int,
+def determinism_runs(open_engine: Callable[[int | None], object], items: list[GenTaskItem], *, reps: int,
                      thread_counts: list[int | None], max_tokens: int, provenance: dict | Callable[[object], dict],
                      log: Callable[[str], None] = print) -> list[dict]:
     """Greedy outputs, `reps` per item per thread count. open_engine(n_threads) returns a context-managed
@@ -133,7 +136,7 @@ def summarize_determinism(rows: list[dict]) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------ sampling variance
-def sampling_runs(engine, items: list[GenItem], *, reps: int, temperature: float, seed_base: int,
+def sampling_runs(engine, items: list[GenTaskItem], *, reps: int, temperature: float, seed_base: int,
                   max_tokens: int | None, provenance: dict, log: Callable[[str], None] = print) -> list[dict]:
     """`reps` sampled outputs per item, seed = seed_base + rep (the same seeds on every rung)."""
     rows = []

@@ -44,7 +44,7 @@ class BenchSpec:
             raise ValueError("n_prompt and n_gen must be >= 0 and not both 0")
 
 
-def summarize(values) -> dict:
+def summarize_speed_samples(values) -> dict:
     """Mean ± sd (n-1), CV %, quartiles, 95% t interval and Tukey outlier counts (outside 1.5 IQR)."""
     x = np.asarray(list(values), dtype=float)
     if x.size == 0:
@@ -91,7 +91,7 @@ class TestRun:
         return [self.n_tokens * 1e3 / ms for ms in self.native_ms if ms > 0]
 
     def summary(self) -> dict:
-        return summarize(self.tok_per_s)
+        return summarize_speed_samples(self.tok_per_s)
 
     @property
     def mean_tok_per_s(self) -> float:
@@ -135,7 +135,7 @@ class SpeedResult:
         rows = []
         for t in self.tests():
             s = t.summary()
-            native = summarize(t.native_tok_per_s) if t.native_tok_per_s else {}
+            native = summarize_speed_samples(t.native_tok_per_s) if t.native_tok_per_s else {}
             rows.append({
                 "test": t.name, "test_kind": t.kind, "n_tokens": t.n_tokens, "n_ctx": t.n_ctx, "reps": s["n"],
                 "warmup_reps": self.spec.warmup, "mean_tok_per_s": s["mean"], "sd_tok_per_s": s["sd"],

@@ -67,7 +67,7 @@ def _columns_with(con, name: str, schema: str = "raw") -> list[str]:
         "order by 1", [schema, name]).fetchall()]
 
 
-def provenance(con) -> dict:
+def dataset_provenance(con) -> dict:
     """Models with sha256, engine builds, hardware and the dates of the measurements, as far as the
     warehouse has them (every part is optional)."""
     out: dict = {"models": [], "engine_builds": [], "hardware": [], "first_run": None, "last_run": None}
@@ -193,7 +193,7 @@ def export_dataset(db_path: Path, out_dir: Path, built_at: str | None = None) ->
                 pq.write_table(arrow, data / t / PARQUET_NAME)
                 schema = [(c, ty) for c, ty, *_ in con.execute(f'describe marts."{t}"').fetchall()]
                 tables[t] = {"rows": arrow.num_rows, "schema": schema}
-            prov = provenance(con)
+            prov = dataset_provenance(con)
     card = dataset_card(tables, prov, source_licences(), mart_docs(), built_at)
     (out_dir / "README.md").write_text(card, encoding="utf-8")
     return {t: v["rows"] for t, v in tables.items()}

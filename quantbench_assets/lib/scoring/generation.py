@@ -11,7 +11,7 @@ from ..core.cache import SampleCache, sample_key
 from ..engines.llama import Engine
 from ..tasks.generation import GenTask, load_e2e_schema
 from ..engines.json_grammar import schema_to_gbnf
-from ..core.progress import Progress
+from ..core.samples import run_samples
 
 FREE, GRAMMAR = "free", "grammar"
 
@@ -24,27 +24,32 @@ def run_generation(engine: Engine, task: GenTask, provenance: dict, cache: Sampl
                    log: Callable[[str], None] = print) -> list[dict]:
     grammar = schema_to_gbnf(load_e2e_schema()) if task.name.endswith("_json") else None
     modes = decodings_for(task)
-    progress = Progress(len(task.items) * len(modes), f"{provenance['variant']} {task.name}", log)
-    rows = []
-    for item in task.items:
-        prompt = engine.chat_prompt(item.prompt)
-        for mode in modes:
-            settings = {"temperature": 0.0, "max_tokens": item.max_tokens, "decoding": mode}
-            key = sample_key(gguf=provenance["gguf_sha256"], task=task.name, version=task.version, item=item.id,
-                             scorer="generation", decoding=settings, build=provenance["engine_build"])
-            cached = cache.get(key)
-            if cached is None:
-                g = engine.generate(prompt, max_tokens=item.max_tokens, temperature=0.0,
-                                    grammar=grammar if mode == GRAMMAR else None)
-                cached = {"output": g.text, "finish_reason": g.finish_reason, "prompt_tokens": g.prompt_tokens,
-                          "completion_tokens": g.completion_tokens, "wall_ms": g.wall_ms, "ttft_ms": g.ttft_ms,
-                          "prompt_eval_ms": g.prompt_eval_ms, "eval_ms": g.eval_ms,
-                          "generated_at": datetime.now(timezone.utc).isoformat()}
-                cache.put(key, cached)
-            rows.append({**provenance, "task": task.name, "task_version": task.version, "item_id": item.id,
-                         "decoding": mode, "max_tokens": item.max_tokens, "sample_key": key, **cached})
-            progress.step()
-    return rows
+    prompts: dict[str, str] = {}  # rendered once per item, only when a mode of it needs inference
+
+    def key(sample: tuple) -> str:
+        item, mode = sample
+        settings = {"temperature": 0.0, "max_tokens": item.max_tokens, "decoding": mode}
+        return sample_key(gguf=provenance["gguf_sha256"], task=task.name, version=task.version, item=item.id,
+                          scorer="generation", decoding=settings, build=provenance["engine_build"])
+
+    def infer(sample: tuple) -> dict:
+        item, mode = sample
+        if item.id not in prompts:
+            prompts[item.id] = engine.chat_prompt(item.prompt)
+        g = engine.generate(prompts[item.id], max_tokens=item.max_tokens, temperature=0.0,
+                            grammar=grammar if mode == GRAMMAR else None)
+        return {"output": g.text, "finish_reason": g.finish_reason, "prompt_tokens": g.prompt_tokens,
+                "completion_tokens": g.completion_tokens, "wall_ms": g.wall_ms, "ttft_ms": g.ttft_ms,
+                "prompt_eval_ms": g.prompt_eval_ms, "eval_ms": g.eval_ms,
+                "generated_at": datetime.now(timezone.utc).isoformat()}
+
+    def row(sample: tuple, k: str, cached: dict) -> dict:
+        item, mode = sample
+        return {**provenance, "task": task.name, "task_version": task.version, "item_id": item.id,
+                "decoding": mode, "max_tokens": item.max_tokens, "sample_key": k, **cached}
+
+    return run_samples([(item, mode) for item in task.items for mode in modes], cache=cache, key=key,
+                       infer=infer, row=row, label=f"{provenance['variant']} {task.name}", log=log)
 
 
 def _per_item_metrics(family: str, out: str, item, schema: dict) -> dict[str, gm.MetricValue]:
@@ -69,8 +74,8 @@ def _per_item_metrics(family: str, out: str, item, schema: dict) -> dict[str, gm
             obj, _ = gm.extract_json(out)
             text = obj.get("description", "") if isinstance(obj, dict) else ""
         return {"length_compliance": gm.length_compliance(text, meta["level"])}
-    if family == "e2e_factual_consistency":
-        return gm.e2e_factual_consistency(meta["mr"], out)
+    if family == "e2e_slot_check":
+        return gm.e2e_slot_check(meta["mr"], out)
     if family == "json_reliability":
         return gm.json_reliability(out, schema, required=meta.get("required_nonempty"), expected=meta.get("expected"))
     if family == "e2e_key_accuracy":

@@ -21,14 +21,15 @@ Each completion runs in its own interpreter process (`python -I -B`) with, in la
 The audit hook is the first layer to see a forbidden call; the kernel layers are the backstop for
 code that gets past Python (C extensions). `blocked_by` in the result says which layer stopped it.
 The result travels back over a pipe with a per-run nonce, never through the completion's stdout.
+
+This module is the parent side (interpreter, limits, process, pipe). The completion's code comes from
+code_extraction.py, the child's bootstrap is sandbox_child.py, and the failure kinds and the
+classification of a finished run are sandbox_results.py.
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
-import re
-import resource
 import secrets
 import shutil
 import signal
@@ -37,18 +38,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from .code_extraction import extract_code
+from .sandbox_child import BOOTSTRAP
+from .sandbox_results import NO_CODE, SandboxResult, classify_run
 
 SANDBOX_VERSION = "1"
 CLONE_NEWNET = 0x40000000
-
-# Failure kinds (failure_kind is null when the completion passed every test).
-SYNTAX, ASSERTION, EXCEPTION, TIMEOUT, RESOURCE_LIMIT = "syntax", "assertion", "exception", "timeout", "resource_limit"
-NETWORK_BLOCKED, PROCESS_BLOCKED, FILESYSTEM_BLOCKED, NO_CODE = ("network_blocked", "process_blocked",
-                                                                 "filesystem_blocked", "no_code")
-FAILURE_KINDS = (SYNTAX, ASSERTION, EXCEPTION, TIMEOUT, RESOURCE_LIMIT, NETWORK_BLOCKED, PROCESS_BLOCKED,
-                 FILESYSTEM_BLOCKED, NO_CODE)
 
 
 @dataclass(frozen=True)
@@ -64,182 +62,6 @@ class SandboxLimits:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class SandboxResult:
-    passed: bool
-    failure_kind: str | None       # one of FAILURE_KINDS, null when passed
-    blocked_by: str | None         # the layer that stopped it: audit_hook, netns, rlimit_*, wall_clock, uid
-    detail: str | None             # exception type and message, or the signal
-    tests_total: int
-    tests_passed: int
-    wall_ms: float
-    exit_code: int | None
-    isolation: list[str] = field(default_factory=list)  # the layers that were in force
-    stdout_tail: str = ""
-    stderr_tail: str = ""
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["isolation"] = ",".join(self.isolation)
-        return d
-
-
-# ------------------------------------------------------------------------------------ code extraction
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
-
-
-def extract_code(completion: str | None, entry_point: str | None = None) -> tuple[str, str]:
-    """(code, how): the fenced block that defines `entry_point` (python-tagged first), else the first
-    python/untagged fenced block, else the raw completion. how is 'fenced' | 'fenced_unclosed' | 'raw' | 'empty'."""
-    text = completion or ""
-    blocks = []
-    for m in _FENCE.finditer(text):
-        lang, body = m.group(1).lower(), m.group(2)
-        blocks.append((lang, body, m.group(0).endswith("```")))
-    pyish = [b for b in blocks if b[0] in ("python", "py", "python3", "")]
-    if pyish:
-        chosen = None
-        if entry_point:
-            chosen = next((b for b in pyish if re.search(rf"\bdef\s+{re.escape(entry_point)}\s*\(", b[1])), None)
-        chosen = chosen or pyish[0]
-        return chosen[1].strip("\n") + "\n", "fenced" if chosen[2] else "fenced_unclosed"
-    if not text.strip():
-        return "", "empty"
-    return text.strip("\n") + "\n", "raw"
-
-
-# ------------------------------------------------------------------------------------ the child side
-# Runs in the sandboxed interpreter: read the payload, install the audit hook, exec code and tests,
-# write one JSON result line carrying the nonce to fd 3.
-_BOOTSTRAP = r'''
-import errno as _errno, json as _json, os as _os, sys as _sys
-_payload = _json.loads(_sys.stdin.read())
-_nonce = _payload.pop("nonce")
-# Kernel layers, applied here in a fresh single-threaded interpreter before any completion code runs
-# (not in a preexec_fn: that runs Python between fork and exec, unsafe when the parent has threads).
-_applied = []
-if _payload.get("netns"):
-    import ctypes as _ctypes
-    if _ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0:  # CLONE_NEWNET
-        _applied.append("netns")
-if _payload.get("uid") is not None:
-    _os.setgroups([])
-    _os.setgid(_payload["uid"])
-    _os.setuid(_payload["uid"])
-    _applied.append("uid")
-import resource as _resource
-for _name, _value in _payload["rlimits"].items():
-    _resource.setrlimit(getattr(_resource, _name), tuple(_value))
-_root = _os.path.realpath(_os.getcwd())
-_violations = []
-_RESULT_FD = _payload.pop("result_fd")
-
-def _result(**kw):
-    kw["nonce"] = _nonce
-    kw["violations"] = _violations[:20]
-    kw["applied"] = _applied
-    try:
-        _os.write(_RESULT_FD, (_json.dumps(kw) + "\n").encode())
-    except OSError:
-        pass
-
-_PROC = ("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen",
-         "os.kill", "os.killpg", "pty.spawn")
-_FS = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.symlink",
-       "os.link", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile", "shutil.copytree", "os.chdir",
-       "os.chroot", "os.setxattr", "os.removexattr")
-
-def _inside(p):
-    if isinstance(p, int):
-        return True
-    try:
-        p = _os.fsdecode(p)
-    except Exception:
-        return False
-    real = _os.path.realpath(_os.path.join(_root, p))
-    return real == _root or real.startswith(_root + _os.sep)
-
-def _hook(event, args):
-    kind = None
-    if event.startswith("socket."):
-        kind = "network_blocked"
-    elif event in _PROC:
-        kind = "process_blocked"
-    elif event == "open":
-        path, mode, flags = (list(args) + [None, None, None])[:3]
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            isinstance(flags, int) and flags & (_os.O_WRONLY | _os.O_RDWR | _os.O_CREAT | _os.O_TRUNC | _os.O_APPEND))
-        if writing and not _inside(path):
-            kind = "filesystem_blocked"
-    elif event in _FS:
-        paths = [a for a in args[:2] if isinstance(a, (str, bytes, _os.PathLike))]
-        if event in ("os.chdir", "os.chroot") or not all(_inside(p) for p in paths):
-            kind = "filesystem_blocked"
-    elif event == "ctypes.dlopen":
-        kind = "process_blocked"
-    if kind:
-        _violations.append({"kind": kind, "event": event})
-        raise PermissionError(_errno.EPERM, "sandbox: %s refused (%s)" % (event, kind))
-
-def _classify(e):
-    if isinstance(e, AssertionError):
-        return "assertion", None
-    if isinstance(e, MemoryError):
-        return "resource_limit", "rlimit_as"
-    if isinstance(e, RecursionError):
-        return "exception", None
-    if isinstance(e, OSError):
-        if e.errno == _errno.EFBIG:
-            return "resource_limit", "rlimit_fsize"
-        if isinstance(e, BlockingIOError) and e.errno == _errno.EAGAIN:
-            return "resource_limit", "rlimit_nproc"
-        if e.errno in (_errno.ENETUNREACH, _errno.EHOSTUNREACH, _errno.EADDRNOTAVAIL) or (
-                e.errno == _errno.ECONNREFUSED and "netns" in _applied):
-            return "network_blocked", "netns"
-        if e.errno in (_errno.EACCES, _errno.EPERM) and "uid" in _applied:
-            return "filesystem_blocked", "uid"
-    return "exception", None
-
-def _detail(e):
-    return ("%s: %s" % (type(e).__name__, e))[:500]
-
-if _payload.get("audit"):
-    _sys.addaudithook(_hook)
-
-_ns = {"__name__": "__sandbox__", "__builtins__": __builtins__}
-_tests = _payload["tests"]
-try:
-    _code = compile(_payload["code"], "<completion>", "exec")
-except (SyntaxError, ValueError) as e:
-    _result(stage="compile", kind="syntax", blocked_by=None, detail=_detail(e), passed=0, total=len(_tests))
-    _sys.exit(0)
-_first = None
-_passed = 0
-try:
-    exec(_code, _ns)
-except BaseException as e:
-    _first = e
-if _first is None:
-    for _t in _tests:
-        try:
-            exec(compile(_t, "<test>", "exec"), _ns)
-            _passed += 1
-        except BaseException as e:
-            if _first is None:
-                _first = e
-if _violations:
-    _kind, _by, _det = _violations[0]["kind"], "audit_hook", "refused " + _violations[0]["event"]
-elif _first is not None:
-    _kind, _by = _classify(_first)
-    _det = _detail(_first)
-else:
-    _kind, _by, _det = None, None, None
-_result(stage="run", kind=_kind, blocked_by=_by, detail=_det, passed=_passed, total=len(_tests))
-_sys.stdout.flush()
-_os._exit(0)
-'''
 
 
 # ------------------------------------------------------------------------------------ the parent side
@@ -336,7 +158,7 @@ def run_tests(code: str, tests: list[str], limits: SandboxLimits = SandboxLimits
             if uid_drop:
                 os.chown(out_path, run_uid, run_uid)
                 os.chown(err_path, run_uid, run_uid)
-            proc = subprocess.Popen([iso["python"], "-I", "-B", "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
+            proc = subprocess.Popen([iso["python"], "-I", "-B", "-c", BOOTSTRAP], stdin=subprocess.PIPE,
                                     stdout=out_f, stderr=err_f, cwd=work, env=env,
                                     pass_fds=(w_fd,), start_new_session=True, close_fds=True)
         os.close(w_fd)
@@ -383,35 +205,8 @@ def run_tests(code: str, tests: list[str], limits: SandboxLimits = SandboxLimits
         os.close(r_fd)
         shutil.rmtree(outer, ignore_errors=True)
 
-    total = len(tests)
-    base = dict(tests_total=total, wall_ms=round(wall_ms, 1), exit_code=rc, isolation=layers,
-                stdout_tail=stdout_tail[-500:], stderr_tail=stderr_tail[-500:])
-    if timed_out:
-        return SandboxResult(False, TIMEOUT, "wall_clock", f"killed after {limits.wall_s:g} s wall clock",
-                             tests_passed=(result or {}).get("passed", 0), **base)
-    if result is not None:
-        applied = set(result.get("applied", []))
-        base["isolation"] = [x for x in layers if x not in ("netns", "uid") or x in applied]
-        kind = result.get("kind")
-        return SandboxResult(kind is None and result.get("passed") == total, kind, result.get("blocked_by"),
-                             result.get("detail"), tests_passed=int(result.get("passed", 0)), **base)
-    # No result line: the interpreter died (signal or exit) before the bootstrap could report.
-    if rc is not None and rc < 0:
-        sig = -rc
-        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and not timed_out):
-            return SandboxResult(False, TIMEOUT, "rlimit_cpu", f"killed by {signal.Signals(sig).name} "
-                                 f"after {limits.cpu_s} CPU s", tests_passed=0, **base)
-        if sig == signal.SIGXFSZ:
-            return SandboxResult(False, RESOURCE_LIMIT, "rlimit_fsize", "SIGXFSZ", tests_passed=0, **base)
-        return SandboxResult(False, EXCEPTION, None, f"killed by {signal.Signals(sig).name}", tests_passed=0, **base)
-    low = stderr_tail.lower()
-    if "memoryerror" in low:
-        return SandboxResult(False, RESOURCE_LIMIT, "rlimit_as", "MemoryError before a result", tests_passed=0, **base)
-    if "file too large" in low:
-        return SandboxResult(False, RESOURCE_LIMIT, "rlimit_fsize", "File too large before a result",
-                             tests_passed=0, **base)
-    return SandboxResult(False, EXCEPTION, None, f"exited {rc} without a result: {stderr_tail[-200:]}",
-                         tests_passed=0, **base)
+    return classify_run(tests_total=len(tests), timed_out=timed_out, result=result, rc=rc, wall_ms=wall_ms,
+                        layers=layers, stdout_tail=stdout_tail, stderr_tail=stderr_tail, limits=limits)
 
 
 def sandbox_provenance(limits: SandboxLimits, isolation: dict) -> dict:

@@ -10,8 +10,9 @@
   generate          greedy generation: GSM8K answers read "#### N" (strict) or the last number
                     (flexible) with lm-eval's own filters; IFEval with lm-eval's instruction checkers.
 
-Inference (`run_scorer`) and scoring (`score_samples`) are separate, as in evaluate.py: a stored
-sample holds the raw output (per-choice loglikelihoods, or text) and is re-scored without a model.
+Inference (`run_scorer`, here) and scoring (`score_samples`, benchmark_scoring.py; summaries in
+benchmark_summary.py) are separate: a stored sample holds the raw output (per-choice loglikelihoods,
+or text) and is re-scored without a model.
 Every sample passes through the SampleCache.
 
 Every sample records its `prompt_method` (lib/scoring/tr125.py names them): loglikelihood (lm-eval's cloze
@@ -27,22 +28,17 @@ records what was actually evaluated.
 from __future__ import annotations
 
 import json
-import os
 import string
 import time
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Callable
 
-import numpy as np
-
-from ..core import paths
 from ..core.cache import SampleCache, sample_key
 from ..engines.llama import Engine
-from ..scoring.tr125 import SCORER_GENERATE as SCORER_GENERATE_RESCORE
+from ..scoring.tr125 import SCORER_GENERATE_RESCORE
 from ..engines.chat import engine_has_chat_template
-from ..scoring.tr125 import CHAT_ZERO_SHOT, COMPLETION_ZERO_SHOT, few_shot_method, run_mc_generation, score_mc_generation
-from ..core.progress import Progress
+from ..scoring.tr125 import CHAT_ZERO_SHOT, COMPLETION_ZERO_SHOT, few_shot_method, run_mc_generation
+from ..core.samples import run_samples
 from ..tasks.benchmarks import LETTERS, SCORERS_BY_FORMAT, GenItem, MCItem, Task, TaskSpec, mc_question_text
 
 SCORER_LOGLIKELIHOOD = "loglikelihood"
@@ -51,29 +47,6 @@ SCORER_GENERATE = "generate"
 SCORERS = (SCORER_LOGLIKELIHOOD, SCORER_LETTER, SCORER_GENERATE_RESCORE, SCORER_GENERATE)
 # Part of every cache key: bump when a scorer's inference changes, so old samples are not reused.
 SCORER_REVISION = "1"
-
-# lm-eval's gsm8k.yaml (v3.0): the two answer filters and the exact_match normalisation.
-GSM8K_STRICT = r"#### (\-?[0-9\.\,]+)"
-GSM8K_FLEXIBLE = r"(-?[$0-9.,]{2,})|(-?[0-9]+)"
-GSM8K_IGNORE = [",", "\\$", "(?s).*#### ", "\\.$"]
-
-# Columns a scorer may leave empty, with their types: tables keep one schema whichever tasks ran.
-SAMPLE_COLUMNS: dict[str, type] = {
-    "task_format": str, "item_group": str, "prompt_method": str, "n_fewshot": int, "question": str, "n_choices": int, "gold": str, "reference": str,
-    "choice_loglikelihoods": str, "choice_n_tokens": str, "choice_is_greedy": str, "choice_chars": str,
-    "choice_bytes": str, "output": str, "finish_reason": str, "prompt_tokens": int,
-    "evaluated_tokens": int, "completion_tokens": int, "wall_ms": float, "ttft_ms": float,
-    "prompt_eval_ms": float, "eval_ms": float, "generated_at": str,
-}
-SCORE_COLUMNS: dict[str, type] = {
-    "variant": str, "task": str, "task_version": str, "task_size": str, "item_id": str, "scorer": str,
-    "prompt_method": str, "failure_reason": str, "metric": str, "gold": str, "prediction": str, "prediction_norm": str, "correct": bool, "score": float,
-    "chance_rate": float, "acc": bool, "acc_norm": bool, "acc_bytes": bool, "mc2": float,
-    "raw_correct": bool, "rescored_correct": bool, "answer_strict": str, "answer_flexible": str,
-    "exact_match_strict": bool, "exact_match_flexible": bool, "prompt_level_strict": bool,
-    "prompt_level_loose": bool, "n_instructions": int, "inst_strict_followed": int,
-    "inst_loose_followed": int,
-}
 
 
 def label(i: int) -> str:
@@ -240,218 +213,24 @@ def run_scorer(engine: Engine, task: Task, scorer: str, provenance: dict, cache:
     if scorer == SCORER_GENERATE:
         decoding |= {"temperature": 0.0, "max_tokens": max_tokens, "chat": chat,
                      "until": task.spec.generation.until, "fewshot": [ex.item_id for ex in task.fewshot]}
-    progress = Progress(len(task.items), f"{provenance['variant']} {task.name} {scorer}", log)
-    rows = []
-    for item in task.items:
-        key = sample_key(gguf=provenance["gguf_sha256"], task=task.name, version=task.version, item=item.item_id,
-                         scorer=scorer, decoding=decoding, build=provenance["engine_build"])
-        cached = cache.get(key)
-        if cached is None:
-            if scorer == SCORER_LOGLIKELIHOOD:
-                cached = _infer_loglikelihood(engine, item, task.spec)
-            elif scorer == SCORER_LETTER:
-                cached = _infer_letters(engine, item, task.spec)
-            else:
-                cached = _infer_generation(engine, item, task, max_tokens, chat)
-            cache.put(key, cached)
-        rows.append({
+
+    def key(item: MCItem | GenItem) -> str:
+        return sample_key(gguf=provenance["gguf_sha256"], task=task.name, version=task.version, item=item.item_id,
+                          scorer=scorer, decoding=decoding, build=provenance["engine_build"])
+
+    def infer(item: MCItem | GenItem) -> dict:
+        if scorer == SCORER_LOGLIKELIHOOD:
+            return _infer_loglikelihood(engine, item, task.spec)
+        if scorer == SCORER_LETTER:
+            return _infer_letters(engine, item, task.spec)
+        return _infer_generation(engine, item, task, max_tokens, chat)
+
+    def row(item: MCItem | GenItem, k: str, cached: dict) -> dict:
+        return {
             **provenance, **common, "item_id": item.item_id, "item_group": item.group,
             "n_choices": len(item.choices) if isinstance(item, MCItem) else None,
-            "gold": _gold(item), "reference": json.dumps(_reference(item)), "sample_key": key, **cached,
-        })
-        progress.step()
-    return rows
+            "gold": _gold(item), "reference": json.dumps(_reference(item)), "sample_key": k, **cached,
+        }
 
-
-# ─── scoring (from stored samples) ────────────────────────────────────────────────────────────
-
-
-def mc_metrics(lls: list[float], gold: int, choice_chars: list[int], choice_bytes: list[int],
-               labels: list[int] | None = None) -> dict:
-    """lm-eval's multiple_choice metrics from per-choice loglikelihoods (api/task.py process_results)."""
-    ll = np.asarray(lls, dtype=float)
-    pred = int(np.argmax(ll))
-    pred_norm = int(np.argmax(ll / np.asarray(choice_chars, dtype=float)))
-    pred_bytes = int(np.argmax(ll / np.asarray(choice_bytes, dtype=float)))
-    true = {i for i, v in enumerate(labels) if v} if labels else {gold}
-    out = {"prediction": label(pred), "prediction_norm": label(pred_norm), "acc": pred in true,
-           "acc_norm": pred_norm in true, "acc_bytes": pred_bytes in true}
-    if labels:
-        out["mc2"] = mc2_score(lls, labels)
-    return out
-
-
-def mc2_score(lls: list[float], labels: list[int]) -> float:
-    """TruthfulQA MC2: probability mass on the true answers, normalized over all answers
-    (lm-eval's process_results_mc2; a stable softmax instead of exp(ll) / sum, same value)."""
-    ll = np.asarray(lls, dtype=float)
-    p = np.exp(ll - ll.max())
-    p /= p.sum()
-    return float(p[np.asarray(labels) == 1].sum())
-
-
-def gsm8k_answers(text: str) -> tuple[str, str]:
-    """(strict, flexible) answers with lm-eval's RegexFilter: "#### N", else the last number."""
-    from lm_eval.filters.extraction import RegexFilter
-
-    strict = RegexFilter(GSM8K_STRICT, group_select=0).apply([[text]], [None])[0][0]
-    flexible = RegexFilter(GSM8K_FLEXIBLE, group_select=-1).apply([[text]], [None])[0][0]
-    return strict, flexible
-
-
-def gsm8k_match(answer: str, target: str) -> bool:
-    """lm-eval's exact_match for gsm8k: commas, '$', the worked solution up to '#### ' and a final
-    period are ignored on both sides, case-insensitively."""
-    from lm_eval.api.metrics import exact_match_hf_evaluate
-
-    r = exact_match_hf_evaluate([answer], [target], regexes_to_ignore=GSM8K_IGNORE, ignore_case=True)
-    return bool(r["exact_match"] == 1.0)
-
-
-@lru_cache(maxsize=1)
-def _ifeval():
-    """lm-eval's IFEval checkers. Its import calls nltk.download unless punkt_tab is found: point NLTK
-    at the shipped copy first (NLTK reads NLTK_DATA when it is imported, so set its path too)."""
-    nltk_dir = str(paths.benchmarks_dir() / "nltk_data")
-    os.environ.setdefault("NLTK_DATA", nltk_dir)
-    import nltk
-
-    if nltk_dir not in nltk.data.path:
-        nltk.data.path.insert(0, nltk_dir)
-    from lm_eval.tasks.ifeval import utils
-
-    return utils
-
-
-def ifeval_check(reference: dict, response: str) -> dict:
-    """lm-eval's process_results: strict and loose, prompt level (all followed) and per instruction."""
-    doc = {"key": reference.get("key"), "instruction_id_list": reference["instruction_id_list"],
-           "prompt": reference["prompt"], "kwargs": reference["kwargs"]}
-    return _ifeval().process_results(doc, [response])
-
-
-def _score_row(r: dict) -> dict:
-    ref = json.loads(r["reference"])
-    out = {k: r.get(k) for k in ("variant", "task", "task_version", "task_size", "item_id", "scorer", "prompt_method",
-                                 "gold")}
-    scorer, fmt = r["scorer"], r["task_format"]
-    if scorer in (SCORER_LOGLIKELIHOOD, SCORER_LETTER):
-        lls = json.loads(r["choice_loglikelihoods"])
-        k = len(lls)
-        if scorer == SCORER_LETTER:  # one token per letter: no length normalisation
-            pred = int(np.argmax(lls))
-            m = {"prediction": label(pred), "acc": pred == ref["gold"]}
-        else:
-            m = mc_metrics(lls, ref["gold"], json.loads(r["choice_chars"]), json.loads(r["choice_bytes"]),
-                           ref.get("labels"))
-        labels = ref.get("labels") if scorer == SCORER_LOGLIKELIHOOD else None
-        chance = sum(labels) / k if labels else 1.0 / k
-        if "mc2" in m:
-            out |= m | {"metric": "mc2", "correct": m["acc"], "score": m["mc2"], "chance_rate": chance}
-        else:
-            out |= m | {"metric": "acc", "correct": m["acc"], "score": float(m["acc"]), "chance_rate": chance}
-    elif scorer == SCORER_GENERATE and fmt == "gsm8k":
-        strict, flexible = gsm8k_answers(r["output"] or "")
-        em_strict, em_flex = gsm8k_match(strict, ref["target"]), gsm8k_match(flexible, ref["target"])
-        out |= {"metric": "exact_match_strict", "prediction": strict, "prediction_norm": flexible,
-                "answer_strict": strict, "answer_flexible": flexible, "exact_match_strict": em_strict,
-                "exact_match_flexible": em_flex, "correct": em_strict, "score": float(em_strict), "chance_rate": 0.0}
-    elif scorer == SCORER_GENERATE and fmt == "ifeval":
-        res = ifeval_check(ref, r["output"] or "")
-        strict, loose = res["inst_level_strict_acc"], res["inst_level_loose_acc"]
-        out |= {"metric": "prompt_level_strict_acc", "prediction": ",".join(str(int(v)) for v in strict),
-                "prompt_level_strict": bool(res["prompt_level_strict_acc"]),
-                "prompt_level_loose": bool(res["prompt_level_loose_acc"]), "n_instructions": len(strict),
-                "inst_strict_followed": int(sum(strict)), "inst_loose_followed": int(sum(loose)),
-                "correct": bool(res["prompt_level_strict_acc"]), "score": float(res["prompt_level_strict_acc"]),
-                "chance_rate": 0.0}
-    else:
-        raise ValueError(f"no scoring rule for scorer {scorer!r} on format {fmt!r}")
-    return out
-
-
-def score_samples(rows: list[dict]) -> list[dict]:
-    """One score row per stored sample: prediction, gold, the task's metrics, and the primary metric
-    as `correct` (0/1, for Wilson intervals) and `score` (its value: MC2's mass is not 0/1)."""
-    rescore = [r for r in rows if r["scorer"] == SCORER_GENERATE_RESCORE]
-    out = [_score_row(r) for r in rows if r["scorer"] != SCORER_GENERATE_RESCORE]
-    sizes = {(r["task"], r["item_id"]): r.get("task_size") for r in rescore}
-    for s in score_mc_generation(rescore):
-        out.append({**s, "task_size": sizes[(s["task"], s["item_id"])], "metric": "rescored_accuracy",
-                    "prediction": s["extracted_letter"], "correct": s["rescored_correct"],
-                    "score": float(s["rescored_correct"])})
-    return [{k: r.get(k) for k in SCORE_COLUMNS} for r in out]
-
-
-# ─── summaries ────────────────────────────────────────────────────────────────────────────────
-
-# metric -> (column of successes or values, column of trials or None for one per item, binary?)
-METRICS: dict[str, tuple[str, str | None, bool]] = {
-    "acc": ("acc", None, True), "acc_norm": ("acc_norm", None, True), "acc_bytes": ("acc_bytes", None, True),
-    "mc2": ("mc2", None, False), "raw_accuracy": ("raw_correct", None, True),
-    "rescored_accuracy": ("rescored_correct", None, True),
-    "exact_match_strict": ("exact_match_strict", None, True),
-    "exact_match_flexible": ("exact_match_flexible", None, True),
-    "prompt_level_strict_acc": ("prompt_level_strict", None, True),
-    "prompt_level_loose_acc": ("prompt_level_loose", None, True),
-    "inst_level_strict_acc": ("inst_strict_followed", "n_instructions", True),
-    "inst_level_loose_acc": ("inst_loose_followed", "n_instructions", True),
-}
-
-
-def _stats():
-    """lib.stats imports statsmodels (~1.5 s): loaded on first use, not when Dagster loads the assets."""
-    from ..analysis import stats
-
-    return stats
-
-
-def at_chance(successes: int, n: int, chance: float) -> bool:
-    """True when chance lies inside the 95% Wilson interval: the score cannot be told from guessing."""
-    low, high = _stats().wilson_interval(successes, n)
-    return low is not None and low <= chance <= high
-
-
-def chance_check(scores: list[dict]) -> list[dict]:
-    """Per task and scorer: the primary 0/1 outcome (`correct`; for MC2 whether the top choice is a
-    true one), its 95% Wilson interval, the mean chance rate, and whether chance lies inside."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for s in scores:
-        groups.setdefault((s["task"], s["scorer"]), []).append(s)
-    out = []
-    for (task, scorer), rows in sorted(groups.items()):
-        n, succ = len(rows), int(sum(bool(r["correct"]) for r in rows))
-        chance = float(np.mean([r["chance_rate"] for r in rows]))
-        low, high = _stats().wilson_interval(succ, n)
-        out.append({"task": task, "scorer": scorer, "n": n, "successes": succ, "accuracy": succ / n,
-                    "ci_low": low, "ci_high": high, "chance_rate": chance, "at_chance": at_chance(succ, n, chance)})
-    return out
-
-
-def summarize(scores: list[dict]) -> list[dict]:
-    """One row per task, scorer and metric: n, value, 95% interval (Wilson for 0/1 outcomes, t for
-    MC2's mass), chance rate and whether the score is indistinguishable from chance."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for s in scores:
-        groups.setdefault((s["task"], s["scorer"]), []).append(s)
-    out = []
-    for (task, scorer), rows in sorted(groups.items()):
-        primary = rows[0]["metric"]
-        chance = float(np.mean([r["chance_rate"] for r in rows]))
-        for metric, (col, trials, binary) in METRICS.items():
-            vals = [r.get(col) for r in rows]
-            if any(v is None for v in vals):
-                continue
-            if binary:
-                succ = int(sum(int(v) for v in vals))
-                n = int(sum(r[trials] for r in rows)) if trials else len(rows)
-                low, high = _stats().wilson_interval(succ, n)
-                value, flag = succ / n, at_chance(succ, n, chance)
-            else:
-                iv = _stats().t_interval(vals)
-                n, succ, value, low, high = len(vals), None, iv.estimate, iv.low, iv.high
-                flag = low is not None and low <= chance <= high
-            out.append({"task": task, "scorer": scorer, "metric": metric, "primary": metric == primary,
-                        "n": n, "successes": succ, "value": value, "ci_low": low, "ci_high": high,
-                        "interval": "wilson" if binary else "t", "chance_rate": chance, "at_chance": flag})
-    return out
+    return run_samples(task.items, cache=cache, key=key, infer=infer, row=row,
+                       label=f"{provenance['variant']} {task.name} {scorer}", log=log)

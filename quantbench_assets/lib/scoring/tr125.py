@@ -23,10 +23,10 @@ from ..core.cache import SampleCache, sample_key
 from ..engines.chat import engine_has_chat_template
 from ..engines.llama import Engine
 from ..scoring.mc import extract_letter, raw_letter, restatement
-from ..core.progress import Progress
+from ..core.samples import run_samples
 from ..tasks.benchmarks import MCItem, Task, load_all_items, mc_question_text
 
-SCORER_GENERATE = "generate_rescore"
+SCORER_GENERATE_RESCORE = "generate_rescore"
 CHAT_ZERO_SHOT = "chat_zero_shot"
 COMPLETION_ZERO_SHOT = "completion_zero_shot"
 FEWSHOT_K = 5  # lm-eval's MMLU is 5-shot (its dev split holds exactly 5 per subject)
@@ -115,46 +115,48 @@ def run_mc_generation(engine: Engine, task: Task, provenance: dict, cache: Sampl
     # An engine that cannot say (a remote model without its GGUF) renders chat prompts as before.
     chat = has_chat_template is not False
     examples = {} if chat else fewshot_examples(task)
-    progress = Progress(len(task.items), f"{provenance['variant']} {task.name}", log)
-    rows = []
-    for item in task.items:
+
+    def plan(item: MCItem) -> tuple[str, list[MCItem], dict]:
         if chat:
-            method, shots = CHAT_ZERO_SHOT, []
             # TR125's key, unchanged: samples cached before prompt_method existed stay valid
-            decoding = {"temperature": 0.0, "max_tokens": max_tokens, "chat": True}
+            return CHAT_ZERO_SHOT, [], {"temperature": 0.0, "max_tokens": max_tokens, "chat": True}
+        shots = examples.get(item.group if task.spec.format == "mmlu" else None, [])
+        method = few_shot_method(len(shots))
+        return method, shots, {"temperature": 0.0, "max_tokens": max_tokens, "chat": False, "prompt_method": method,
+                               "fewshot": [ex.item_id for ex in shots], "until": FEWSHOT_STOP}
+
+    def key(item: MCItem) -> str:
+        return sample_key(gguf=provenance["gguf_sha256"], task=task.name, version=task.version, item=item.item_id,
+                          scorer=SCORER_GENERATE_RESCORE, decoding=plan(item)[2], build=provenance["engine_build"])
+
+    def infer(item: MCItem) -> dict:
+        if chat:
+            prompt = engine.chat_prompt([{"role": "user", "content": mc_question_text(item, task.spec)}])
+            g = engine.generate(prompt, max_tokens=max_tokens, temperature=0.0)
+            used = 0
         else:
-            shots = examples.get(item.group if task.spec.format == "mmlu" else None, [])
-            method = few_shot_method(len(shots))
-            decoding = {"temperature": 0.0, "max_tokens": max_tokens, "chat": False, "prompt_method": method,
-                        "fewshot": [ex.item_id for ex in shots], "until": FEWSHOT_STOP}
-        key = sample_key(gguf=provenance["gguf_sha256"], task=task.name, version=task.version, item=item.item_id,
-                         scorer=SCORER_GENERATE, decoding=decoding, build=provenance["engine_build"])
-        cached = cache.get(key)
-        if cached is None:
-            if chat:
-                prompt = engine.chat_prompt([{"role": "user", "content": mc_question_text(item, task.spec)}])
-                g = engine.generate(prompt, max_tokens=max_tokens, temperature=0.0)
-                used = 0
-            else:
-                fitted = _fit_shots(engine, item, task, shots, max_tokens)
-                g = engine.generate(fewshot_prompt(item, task, fitted), max_tokens=max_tokens,
-                                    stop=FEWSHOT_STOP, temperature=0.0)
-                used = len(fitted)
-            cached = {
-                "output": g.text, "finish_reason": g.finish_reason, "prompt_tokens": g.prompt_tokens,
-                "completion_tokens": g.completion_tokens, "wall_ms": g.wall_ms, "ttft_ms": g.ttft_ms,
-                "prompt_eval_ms": g.prompt_eval_ms, "eval_ms": g.eval_ms, "n_fewshot": used,
-                "generated_at": datetime.now(timezone.utc).isoformat(),
-            }
-            cache.put(key, cached)
-        rows.append({
+            fitted = _fit_shots(engine, item, task, plan(item)[1], max_tokens)
+            g = engine.generate(fewshot_prompt(item, task, fitted), max_tokens=max_tokens,
+                                stop=FEWSHOT_STOP, temperature=0.0)
+            used = len(fitted)
+        return {
+            "output": g.text, "finish_reason": g.finish_reason, "prompt_tokens": g.prompt_tokens,
+            "completion_tokens": g.completion_tokens, "wall_ms": g.wall_ms, "ttft_ms": g.ttft_ms,
+            "prompt_eval_ms": g.prompt_eval_ms, "eval_ms": g.eval_ms, "n_fewshot": used,
+            "generated_at": datetime.now(timezone.utc).isoformat(),
+        }
+
+    def row(item: MCItem, k: str, cached: dict) -> dict:
+        method, shots, _ = plan(item)
+        return {
             **provenance, "task": task.name, "task_version": task.version, "task_size": task.size,
-            "item_id": item.item_id, "item_group": item.group, "scorer": SCORER_GENERATE,
+            "item_id": item.item_id, "item_group": item.group, "scorer": SCORER_GENERATE_RESCORE,
             "prompt_method": method, "n_choices": len(item.choices), "gold": item.gold_letter,
-            "question": item.question, "sample_key": key, "n_fewshot": len(shots), **cached,
-        })
-        progress.step()
-    return rows
+            "question": item.question, "sample_key": k, "n_fewshot": len(shots), **cached,
+        }
+
+    return run_samples(task.items, cache=cache, key=key, infer=infer, row=row,
+                       label=f"{provenance['variant']} {task.name}", log=log)
 
 
 # ─── scoring ───────────────────────────────────────────────────────────────────────────────────

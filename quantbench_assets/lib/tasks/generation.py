@@ -42,7 +42,7 @@ class TaskDataError(ValueError):
 
 
 @dataclass(frozen=True)
-class GenItem:
+class GenTaskItem:
     id: str
     task: str
     prompt: list[dict]        # chat messages: [{"role": "user", "content": ...}]
@@ -56,16 +56,16 @@ class GenTask:
     name: str
     version: str
     metrics: list[str]
-    items: list[GenItem]
+    items: list[GenTaskItem]
     header: dict = field(default_factory=dict, repr=False)
 
-    def __iter__(self) -> Iterator[GenItem]:
+    def __iter__(self) -> Iterator[GenTaskItem]:
         return iter(self.items)
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> GenItem:
+    def __getitem__(self, i: int) -> GenTaskItem:
         return self.items[i]
 
 
@@ -132,7 +132,7 @@ def _load_fixed(name: str) -> GenTask:
         meta = dict(row.get("meta", {}))
         if header.get("labels"):
             meta["labels"] = list(header["labels"])
-        items.append(GenItem(id=row["id"], task=name, prompt=[{"role": "user", "content": content}],
+        items.append(GenTaskItem(id=row["id"], task=name, prompt=[{"role": "user", "content": content}],
                              references=list(row["references"]), max_tokens=int(header["max_tokens"]),
                              meta=meta))
     if len({it.id for it in items}) != len(items):
@@ -208,7 +208,7 @@ def load_e2e_task(level: str, fmt: str, *, n: int | None = None, seed: int | Non
             # completeness: the fields this MR fills plus the schema's always-non-empty ones
             meta["required_nonempty"] = [f for f in (*E2E_FIELD.values(), "description")
                                          if f in expected or f in ("name", "description")]
-        items.append(GenItem(id=f"{mr_id(mr)}-{level}-{fmt}", task=f"e2e_{level}_{fmt}",
+        items.append(GenTaskItem(id=f"{mr_id(mr)}-{level}-{fmt}", task=f"e2e_{level}_{fmt}",
                              prompt=[{"role": "user", "content": content}], references=list(refs),
                              max_tokens=int(spec["max_tokens"][fmt]), meta=meta))
     return GenTask(name=f"e2e_{level}_{fmt}", version=str(header["version"]),

@@ -1,0 +1,1 @@
+"""Deployment profiles (Postgres instance storage, Celery workers, Kubernetes): see docs/DEPLOY.md."""

@@ -1,0 +1,111 @@
+"""Any lm-eval task per variant: requests built by lm-eval, answered by quantbench's engine through the
+per-sample cache, scored by the task's own filters and process_results (lib/tasks/lmeval_runs.py).
+
+A user's task is a YAML (lm-eval's format) in a folder named by `include_path` or
+$QUANTBENCH_LMEVAL_TASKS_DIR; relative data files are read from the YAML's folder. Three raw tables,
+each replaced per variant and task (a run of other tasks keeps these): lmeval_samples (one row per
+request), lmeval_scores (per item, filter and metric) and lmeval_metrics (lm-eval's own aggregates)."""
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from quantbench_assets.lib.core import warehouse
+from quantbench_assets.lib.core.cache import SampleCache
+from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+
+from ..common import db_path, md_table, store_of
+from ..partitions import variants
+from ..resources import EngineResource, StorageResource
+
+TABLES = {"samples": "lmeval_samples", "scores": "lmeval_scores", "metrics": "lmeval_metrics"}
+
+
+class LmEvalConfig(dg.Config):
+    tasks: list[str] = Field(default=["qb_arc_easy"], description="lm-eval task (or group) names found in the "
+                             "task folders: data/lm_eval_tasks, $QUANTBENCH_LMEVAL_TASKS_DIR, include_path")
+    include_path: list[str] = Field(default=[], description="more folders of lm-eval task YAMLs (only these "
+                                    "are indexed, not lm-eval's built-in configs)")
+    num_fewshot: int | None = Field(default=None, description="few-shot examples (default: the task's own)")
+    fewshot_seed: int = Field(default=1234, description="lm-eval's few-shot sampler seed")
+    subset: str | None = Field(default=None, description="a stored id list: subsets/<task>__<subset>.txt "
+                               "beside the task's YAML, one document index a line")
+    n: int | None = Field(default=None, description="a seeded draw of n documents per task (when no subset)")
+    seed: int = Field(default=1234, description="seed of that draw")
+    limit: int | None = Field(default=None, description="the first N documents of the selection (smoke runs)")
+    bootstrap_iters: int = Field(default=1000, description="lm-eval's bootstrap for the standard errors of "
+                                 "non-mean aggregations (0: none)")
+
+
+# Columns that may be all null in one partition, with their types: each table keeps one schema.
+TYPES = {"n_fewshot": pl.Int64, "item_id": pl.String, "request_idx": pl.Int64, "wall_ms": pl.Float64,
+         "cached": pl.Boolean, "value": pl.Float64, "value_json": pl.String, "binary": pl.Boolean,
+         "correct": pl.Boolean, "stderr": pl.Float64, "stderr_null_reason": pl.String,
+         "higher_is_better": pl.Boolean, "aggregation": pl.String, "sample_key": pl.String}
+
+
+def _frame(rows: list[dict]) -> pl.DataFrame:
+    columns = set().union(*(r.keys() for r in rows)) if rows else set()
+    return pl.DataFrame(rows, schema_overrides={c: t for c, t in TYPES.items() if c in columns},
+                        infer_schema_length=None)
+
+
+@dg.asset(
+    partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+    check_specs=[dg.AssetCheckSpec("lmeval_items_scored", asset="lmeval_samples", blocking=True,
+                                   description="every selected document of every task has its metrics")],
+    description="Any lm-eval task (a YAML in a configured folder): lm-eval's requests answered by the "
+                "engine through the per-sample cache, scored by the task's own process_results and filters; "
+                "per-request, per-item and per-task rows (raw.lmeval_samples, lmeval_scores, lmeval_metrics).",
+)
+def lmeval_samples(context: dg.AssetExecutionContext, config: LmEvalConfig, engine: EngineResource,
+                   storage: StorageResource, duckdb: DuckDBResource):
+    from quantbench_assets.lib.tasks.lmeval import QuantbenchLM  # lm-eval imports in ~3 s
+    from quantbench_assets.lib.tasks.lmeval_runs import lmeval_rows, run_tasks
+
+    key = context.partition_key
+    store = store_of(storage)
+    try:
+        manifest = read_manifest(store, key)
+    except FileNotFoundError as e:
+        raise dg.Failure(description=f"lmeval_samples[{key}]: {e}") from None
+    cache = SampleCache(store.subdir("cache") / "samples.sqlite")
+    try:
+        with engine.open(manifest["path"], logits_all=True) as eng:
+            settings = eng.settings.as_dict()
+            prov = provenance(manifest, eng.build, settings, datetime.now(timezone.utc).isoformat())
+            lm = QuantbenchLM(engine=eng, cache=cache, key_parts={"gguf": manifest["sha256"], "build": eng.build})
+            try:
+                run = run_tasks(lm, config.tasks, config.include_path, config.num_fewshot, config.fewshot_seed,
+                                config.subset, config.n, config.seed, config.limit, config.bootstrap_iters)
+            except (KeyError, FileNotFoundError, ValueError) as e:
+                raise dg.Failure(description=f"lmeval_samples[{key}]: {e}") from None
+            tables = lmeval_rows(run, lm.request_log, prov)
+    finally:
+        cache.close()
+    written = {name: 0 for name in TABLES}
+    with warehouse.connect(db_path(duckdb)) as con:
+        for name, table in TABLES.items():
+            df = _frame(tables[name])
+            for task in run["tasks"]:
+                part = df.filter(pl.col("task") == task)
+                if part.height:
+                    written[name] += warehouse.replace_rows(con, table, part, {"variant": key, "task": task})
+    scored = {(r["task"], r["item_id"]) for r in tables["scores"]}
+    expected = {(t, str(i)) for t, m in run["tasks"].items() for i in m["doc_ids"]}
+    shown = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()
+              if k in ("task", "filter", "metric", "value", "stderr", "n")} for m in tables["metrics"]]
+    hits = sum(r["cached"] for r in tables["samples"])
+    yield dg.MaterializeResult(metadata={
+        "rows": dg.MetadataValue.json(written), "cache_hits": hits, "cache_misses": len(tables["samples"]) - hits,
+        "task_index_s": round(run["index_s"], 3), "gguf_sha256": manifest["sha256"], "engine_build": prov["engine_build"],
+        "tasks": dg.MetadataValue.json({t: {k: m[k] for k in ("version", "subset", "n_fewshot", "output_type")}
+                                        | {"docs": len(m["doc_ids"])} for t, m in run["tasks"].items()}),
+        "metrics": dg.MetadataValue.md(md_table(shown, ["task", "filter", "metric", "value", "stderr", "n"])),
+    })
+    yield dg.AssetCheckResult(check_name="lmeval_items_scored", passed=scored == expected,
+                              metadata={"expected_items": len(expected), "scored_items": len(scored & expected),
+                                        "unscored": dg.MetadataValue.json(sorted(map(list, expected - scored))[:20])})
