@@ -152,16 +152,16 @@ def test_two_machines_on_the_postgres_profile_share_runs_events_partitions_and_s
                                              RemoteRepositoryOrigin)
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from quantbench_assets.definitions import defs as load_defs
-    from dagster_duckdb import DuckDBResource
 
-    for k, v in {**pg, "QUANTBENCH_MAX_CONCURRENT_RUNS": "4"}.items():
+    env = {**pg, "QUANTBENCH_MAX_CONCURRENT_RUNS": "4", "QUANTBENCH_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    for k, v in env.items():
         monkeypatch.setenv(k, v)
     machine_a = dg.DagsterInstance.from_config(str(postgres_home(tmp_path / "a")))
     machine_b = dg.DagsterInstance.from_config(str(postgres_home(tmp_path / "b")))
     assert type(machine_a.run_storage).__name__ == "PostgresRunStorage"
     defs = load_defs()
     result = dg.materialize(list(defs.assets), selection=["model_catalog"], instance=machine_a,
-                            resources={**defs.resources, "duckdb": DuckDBResource(database=str(tmp_path / "w.duckdb"))})
+                            resources=defs.resources)
     assert result.success
     run = machine_b.get_run_by_id(result.run_id)
     assert run is not None and run.is_success

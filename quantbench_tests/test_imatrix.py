@@ -145,3 +145,43 @@ def test_cli_quantizer_without_a_matrix_gives_the_in_process_bytes(smollm_base, 
     subprocess.run([str(im.tool("llama-quantize")), "--allow-requantize", str(smollm_base.path), str(out), "Q4_K_M", "2"],
                    check=True, capture_output=True)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == plain.stored.sha256
+
+
+@needs_tools
+def test_gguf_variant_builds_an_imat_partition_with_its_provenance(qb_env):
+    """The asset path: a ladder listing Q4_K_M-imat gives the partition, gguf_variant builds it and
+    raw.gguf_inventory carries requested/obtained types and the calibration text's name and sha256."""
+    import dagster as dg
+    import duckdb
+    import yaml
+    from dagster_duckdb import DuckDBResource
+
+    from quantbench_assets.definitions import defs as load_defs
+    from quantbench_assets.defs.resources import StorageResource
+    from quantbench_assets.lib.core import paths
+
+    catalog = yaml.safe_load(paths.catalog_path().read_text())
+    for m in catalog["models"]:
+        if m["name"] == CI_MODEL:
+            m["ladder"] = ["F16", "Q4_K_M", "Q4_K_M-imat"]
+    catalog_path = qb_env / "models.yaml"
+    catalog_path.write_text(yaml.safe_dump(catalog))
+    (qb_env / "incoming").mkdir()
+    defs = load_defs()
+    db = qb_env / "warehouse.duckdb"
+    resources = {**defs.resources, "duckdb": DuckDBResource(database=str(db)),
+                 "storage": StorageResource(catalog_path=str(catalog_path), incoming_dir=str(qb_env / "incoming"))}
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(list(defs.assets), selection=["model_catalog"], instance=instance,
+                              resources=resources).success
+        result = dg.materialize(list(defs.assets), selection=["gguf_variant"], partition_key=f"{CI_MODEL}__Q4_K_M-imat",
+                                instance=instance, resources=resources, raise_on_error=False)
+    assert result.success, [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
+    con = duckdb.connect(str(db), read_only=True)
+    row = con.execute("select quant_requested, quant_obtained, is_quant_fallback, method, imatrix_calibration, "
+                      "imatrix_calibration_sha256 from raw.gguf_inventory where variant = ?",
+                      [f"{CI_MODEL}__Q4_K_M-imat"]).fetchone()
+    con.close()
+    assert row[:3] == ("Q4_K_M-imat", "Q5_0", True)
+    assert "importance matrix" in row[3]
+    assert row[4] == "gsm8k_train_400" and row[5] == im.default_calibration().sha256

@@ -8,7 +8,8 @@ from quantbench_assets.lib.measure import base_logits as bl
 from quantbench_assets.lib.measure import kld_cache as kc
 from quantbench_assets.lib.measure import perplexity as ppl
 from quantbench_assets.lib.measure.ppl_math import full_kl, log_softmax, mass_outside, topk_kl, topk_of
-from quantbench_assets.lib.measure.ppl_windows import CORPUS_RELPATH, adds_bos, make_windows, read_corpus, tokenize_corpus, window_logits
+from quantbench_assets.lib.measure.ppl_windows import (CORPUS_RELPATH, adds_bos, make_windows, read_corpus,
+                                                       tokenize_corpus, window_logits)
 
 
 def _pair(rng, n=40, v=5000, noise=0.6):

@@ -224,6 +224,17 @@ def test_paired_tost_with_no_flips_has_no_answer_rather_than_a_false_certainty()
     assert "zero variance" in result.reason
 
 
+def test_binary_paired_tost_with_no_flips_uses_the_exact_bound_few_items_prove_nothing_many_do():
+    few = stats.tost_paired_binary([1, 1, 0, 1, 0], [1, 1, 0, 1, 0], 0.03)
+    assert few.p_value == pytest.approx(0.97 ** 5) and few.equivalent is False
+    many = stats.tost_paired_binary([1, 0] * 100, [1, 0] * 100, 0.03)
+    assert many.p_value == pytest.approx(0.97 ** 200) and many.equivalent is True
+    assert "no item flipped" in many.reason
+    # With a flip it is the t-based paired TOST, unchanged.
+    a, b = [1, 0] * 100, [1, 0] * 99 + [0, 0]
+    assert stats.tost_paired_binary(a, b, 0.03).p_value == pytest.approx(stats.tost_paired(a, b, 0.03).p_value)
+
+
 def test_relative_tost_margin_is_a_share_of_the_baseline_mean_and_matches_welch_by_hand():
     rng = np.random.default_rng(5)
     a = rng.normal(0.60, 0.05, size=250)
@@ -387,10 +398,11 @@ def test_compare_variants_reports_the_promised_columns_and_explains_gaps():
         "welch_p_bonferroni", "mcnemar_p_holm", "mcnemar_p_bonferroni", "notes",
     }
     assert all(set(r) == expected for r in rows)
-    identical = rows[0]  # F16 vs Q8_0: no item changed, so the paired TOST has no variance
+    identical = rows[0]  # F16 vs Q8_0: no item changed: the t-based TOST is undefined, the exact bound is not
     assert identical["welch_p"] == pytest.approx(1.0)
-    assert identical["tost_p_3pp"] is None and identical["tost_equivalent_3pp"] is None
-    assert "zero variance" in identical["notes"]
+    n = identical["n_items"]
+    assert identical["tost_p_3pp"] == pytest.approx(0.97 ** n) and identical["tost_equivalent_3pp"] is False
+    assert "no item flipped" in identical["notes"]
     assert rows[1]["notes"] is None
 
 

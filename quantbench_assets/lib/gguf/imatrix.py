@@ -60,7 +60,8 @@ def default_calibration() -> Calibration:
 
 
 def tools_dir() -> Path:
-    return Path(os.environ.get(TOOLS_DIR_ENV) or paths.project_root() / "benchmarks" / ".build" / "llama.cpp-build" / "bin")
+    default = paths.project_root() / "benchmarks" / ".build" / "llama.cpp-build" / "bin"
+    return Path(os.environ.get(TOOLS_DIR_ENV) or default)
 
 
 def tool(name: str) -> Path:

@@ -22,11 +22,11 @@ from .difference import (MCNEMAR_EXACT_BELOW, P_VALUE_CORRECTIONS, McNemarResult
 from .intervals import Interval, bootstrap_interval, t_interval, wilson_interval
 from .power import minimum_detectable_effect, minimum_detectable_effect_paired
 from .spread import LeveneResult, coefficient_of_variation, levene_test
-from .tost import TOST_MARGINS, TostResult, tost, tost_paired
+from .tost import TOST_MARGINS, TostResult, tost, tost_paired, tost_paired_binary
 
 __all__ = [
     "MCNEMAR_EXACT_BELOW", "P_VALUE_CORRECTIONS", "TOST_MARGINS", "Interval", "LeveneResult", "McNemarResult",
     "TostResult", "WelchResult", "bootstrap_interval", "coefficient_of_variation", "cohens_d", "compare_variants",
     "correct_pvalues", "flip_rate", "levene_test", "margin_label", "mcnemar_test", "minimum_detectable_effect",
-    "minimum_detectable_effect_paired", "t_interval", "tost", "tost_paired", "welch_test", "wilson_interval",
+    "minimum_detectable_effect_paired", "t_interval", "tost", "tost_paired", "tost_paired_binary", "welch_test", "wilson_interval",
 ]

@@ -7,7 +7,7 @@ from ._values import _binary
 from .difference import P_VALUE_CORRECTIONS, cohens_d, correct_pvalues, mcnemar_test, welch_test
 from .intervals import wilson_interval
 from .power import minimum_detectable_effect, minimum_detectable_effect_paired
-from .tost import TOST_MARGINS, tost_paired
+from .tost import TOST_MARGINS, tost_paired_binary
 
 def margin_label(margin: float) -> str:
     """The suffix of the TOST columns for a margin in pp: 3.0 -> "3pp", 2.5 -> "2_5pp"."""
@@ -136,7 +136,7 @@ def _compare_pair(
     }
     for margin_pp in tost_margins_pp:
         label = margin_label(margin_pp)
-        result = tost_paired(x_a, x_b, margin_pp / 100.0, alpha=alpha)
+        result = tost_paired_binary(x_a, x_b, margin_pp / 100.0, alpha=alpha)
         row[f"tost_p_{label}"] = result.p_value
         row[f"tost_equivalent_{label}"] = result.equivalent
         if result.reason:

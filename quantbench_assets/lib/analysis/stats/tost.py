@@ -106,3 +106,25 @@ def tost(
         return _zero_variance_tost(bounds, n)
     p, _, _ = ttost_ind(xb, xa, bounds[0], bounds[1], usevar=usevar)
     return _tost_result(p, bounds, n, alpha)
+
+
+def tost_paired_binary(a: Sequence[float], b: Sequence[float], margin: float, *, alpha: float = 0.05) -> TostResult:
+    """Paired equivalence for 0/1 outcomes (per-item correctness) within ±margin.
+
+    With at least one flipped item this is the t-based paired TOST. With none, the t statistic is
+    undefined, but the binary case has an exact answer: |Δ| can be no larger than the share of items
+    that flip (ψ), and if ψ were at least the margin the chance of seeing no flip in n items would be
+    at most (1 − margin)^n. That is the p-value of H0: |Δ| ≥ margin. So 5 agreeing items prove
+    nothing (p = 0.86 at ±3 pp), while 200 do (p = 0.002).
+    """
+    xa = np.asarray(list(a), dtype=float)
+    xb = np.asarray(list(b), dtype=float)
+    if xa.size != xb.size:
+        raise ValueError(f"paired TOST needs equal lengths, got {xa.size} and {xb.size}")
+    n = int(xa.size)
+    if n >= 2 and np.isin(xa, (0.0, 1.0)).all() and np.isin(xb, (0.0, 1.0)).all() and (xa == xb).all():
+        p = (1.0 - margin) ** n
+        return TostResult(p, p < alpha, -margin, margin, n,
+                          reason="no item flipped: exact binomial bound on the flip rate, (1 - margin)^n")
+    return tost_paired(xa, xb, margin, alpha=alpha)
+
