@@ -388,7 +388,7 @@ def print_answer(log_path: Path | None = None) -> None:
         say(f"  site       {site}  (open in a browser, no server needed)")
     say(f"  warehouse  {db}  (marts.*; e.g. .venv/bin/python -m quantbench_assets.cli table)")
     say(f"  UI         DAGSTER_HOME={os.environ.get('DAGSTER_HOME') or paths.dagster_home()} "
-        ".venv/bin/dagster dev -h 127.0.0.1 -p 3000  → http://127.0.0.1:3000")
+        ".venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000  → http://127.0.0.1:3000")
     if log_path is not None:
         say(f"  log        {log_path}  (llama.cpp and Dagster output)")
 

@@ -62,3 +62,11 @@ def test_a_baseline_and_a_rung_scored_on_different_subsets_are_not_compared(pipe
     variant_a, variant_b, comparable, n_items, reason, p = rows[0]
     assert (variant_a, variant_b, comparable, n_items, p) == (f"{MODEL}__F16", f"{MODEL}__Q8_0", False, 3, None)
     assert "12 items" in reason and "3 items" in reason and "3 shared items < 10" in reason
+
+
+def test_items_needed_with_no_flip_is_where_the_exact_bound_decides_and_grows_with_the_flip_rate():
+    from quantbench_assets.lib.analysis.comparisons import items_needed
+
+    # Nothing flipped in 20 items (Qwen-1.5B Q3_K_M in the demo): 99 agreeing items would show ±3 pp.
+    assert items_needed(0.0) == 99 and 0.97 ** 99 < 0.05 <= 0.97 ** 98
+    assert items_needed(0.03) < items_needed(0.10) and items_needed(None) is None

@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.catalog.entries import Catalog, CatalogError, load_catalog
 from quantbench_assets.lib.core.store import ArtifactStore
+from quantbench_assets.lib.gguf.rungs import read_manifest
 
 from .resources import StorageResource, WarehouseResource
 
@@ -35,3 +36,13 @@ def warehouse_of(duckdb: WarehouseResource | DuckDBResource) -> WarehouseResourc
 def md_table(rows: list[dict], columns: list[str]) -> str:
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     return head + "\n".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows)
+
+
+def rung_or_fail(storage: StorageResource, key: str, asset: str) -> tuple[ArtifactStore, dict]:
+    """The artifact store and the built rung's manifest for a variant partition; a rung that is not
+    built fails this partition alone, naming the asset and the partition."""
+    store = store_of(storage)
+    try:
+        return store, read_manifest(store, key)
+    except FileNotFoundError as e:
+        raise dg.Failure(description=f"{asset}[{key}]: {e}") from None

@@ -14,9 +14,9 @@ from pydantic import Field
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.tasks.benchmarks import TaskError, load_task
-from quantbench_assets.lib.gguf.rungs import read_manifest
 
-from ..common import db_path, md_table, store_of
+
+from ..common import db_path, md_table, rung_or_fail
 from ..partitions import variants
 from ..resources import EngineResource, StorageResource
 
@@ -43,10 +43,10 @@ def backend_equivalence(context: dg.AssetExecutionContext, config: EquivalenceCo
     from quantbench_assets.lib.engines.server import LlamaCppServer, ServerStartError
 
     key = context.partition_key
+    _, manifest = rung_or_fail(storage, key, "backend_equivalence")
     try:
-        manifest = read_manifest(store_of(storage), key)
         task = load_task(config.task, config.size, config.limit)
-    except (FileNotFoundError, TaskError) as e:
+    except TaskError as e:
         raise dg.Failure(description=f"backend_equivalence[{key}]: {e}") from None
     settings = engine.settings()
     run_at = datetime.now(timezone.utc).isoformat()

@@ -25,7 +25,7 @@ from quantbench_assets.lib.measure import base_logits as bl
 from quantbench_assets.lib.measure import perplexity as ppl
 from quantbench_assets.lib.measure import ppl_windows as pw
 
-from ..common import catalog_or_fail, db_path, md_table, store_of
+from ..common import catalog_or_fail, db_path, md_table, store_of, rung_or_fail
 from ..partitions import models, variants
 from ..resources import EngineResource, StorageResource
 
@@ -160,11 +160,7 @@ def base_logits(context: dg.AssetExecutionContext, config: PerplexityConfig, eng
 def perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig, engine: EngineResource,
                storage: StorageResource, duckdb: DuckDBResource):
     key = context.partition_key
-    store = store_of(storage)
-    try:
-        manifest = read_manifest(store, key)
-    except FileNotFoundError as e:
-        raise dg.Failure(description=f"perplexity[{key}]: {e}") from None
+    store, manifest = rung_or_fail(storage, key, "perplexity")
     text, corpus_sha = _corpus()
     settings = config.settings()
     build = engine_build_string()
@@ -221,11 +217,7 @@ def distribution_shift(context: dg.AssetExecutionContext, config: PerplexityConf
                        storage: StorageResource, duckdb: DuckDBResource):
     key = context.partition_key
     model, _ = parse_variant_key(key)
-    store = store_of(storage)
-    try:
-        manifest = read_manifest(store, key)
-    except FileNotFoundError as e:
-        raise dg.Failure(description=f"distribution_shift[{key}]: {e}") from None
+    store, manifest = rung_or_fail(storage, key, "distribution_shift")
     base = _base_manifest(store, storage, model)
     _, corpus_sha = _corpus()
     path = bl.cache_path(store, bl.cache_key(base["sha256"], config.settings(), corpus_sha))

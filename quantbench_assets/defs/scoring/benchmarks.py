@@ -12,9 +12,9 @@ from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.scoring.tr125 import run_mc_generation
 from quantbench_assets.lib.tasks.benchmarks import TaskError, load_task
-from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, store_of
+from ..common import db_path, rung_or_fail
 from ..partitions import variants
 from ..resources import EngineResource, StorageResource
 
@@ -35,11 +35,10 @@ class BenchmarkConfig(dg.Config):
 def benchmark_samples(context: dg.AssetExecutionContext, config: BenchmarkConfig, engine: EngineResource,
                       storage: StorageResource, duckdb: DuckDBResource):
     key = context.partition_key
-    store = store_of(storage)
+    store, manifest = rung_or_fail(storage, key, "benchmark_samples")
     try:
-        manifest = read_manifest(store, key)
         tasks = [load_task(name, config.size, config.limit) for name in config.tasks]
-    except (FileNotFoundError, TaskError) as e:
+    except TaskError as e:
         raise dg.Failure(description=f"benchmark_samples[{key}]: {e}") from None
     rows: list[dict] = []
     cache = SampleCache(store.subdir("cache") / "samples.sqlite")

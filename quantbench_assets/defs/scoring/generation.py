@@ -9,9 +9,9 @@ from pydantic import Field
 
 from quantbench_assets.lib.core import schemas, warehouse
 from quantbench_assets.lib.core.cache import SampleCache
-from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, md_table, store_of
+from ..common import db_path, md_table, rung_or_fail
 from ..partitions import variants
 from ..resources import EngineResource, StorageResource
 
@@ -45,11 +45,10 @@ def generation_samples(context: dg.AssetExecutionContext, config: GenerationConf
     from quantbench_assets.lib.scoring.generation import run_generation
 
     key = context.partition_key
-    store = store_of(storage)
+    store, manifest = rung_or_fail(storage, key, "generation_samples")
     try:
-        manifest = read_manifest(store, key)
         tasks = load_tasks(config)
-    except (FileNotFoundError, ValueError) as e:
+    except ValueError as e:
         raise dg.Failure(description=f"generation_samples[{key}]: {e}") from None
     cache = SampleCache(store.subdir("cache") / "samples.sqlite")
     rows: list[dict] = []

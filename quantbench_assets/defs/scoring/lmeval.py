@@ -15,9 +15,9 @@ from pydantic import Field
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.core.cache import SampleCache
-from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, md_table, store_of
+from ..common import db_path, md_table, rung_or_fail
 from ..partitions import variants
 from ..resources import EngineResource, StorageResource
 
@@ -67,11 +67,7 @@ def lmeval_samples(context: dg.AssetExecutionContext, config: LmEvalConfig, engi
     from quantbench_assets.lib.tasks.lmeval_runs import lmeval_rows, run_tasks
 
     key = context.partition_key
-    store = store_of(storage)
-    try:
-        manifest = read_manifest(store, key)
-    except FileNotFoundError as e:
-        raise dg.Failure(description=f"lmeval_samples[{key}]: {e}") from None
+    store, manifest = rung_or_fail(storage, key, "lmeval_samples")
     cache = SampleCache(store.subdir("cache") / "samples.sqlite")
     try:
         with engine.open(manifest["path"], logits_all=True) as eng:

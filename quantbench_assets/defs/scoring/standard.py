@@ -18,9 +18,9 @@ from quantbench_assets.lib.scoring.benchmark_scoring import score_samples
 from quantbench_assets.lib.scoring.benchmark_summary import chance_check, summarize_benchmark_scores
 from quantbench_assets.lib.scoring.scorers import run_scorer
 from quantbench_assets.lib.tasks.benchmarks import SCORERS_BY_FORMAT, TaskError, load_task
-from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, md_table, store_of
+from ..common import db_path, md_table, rung_or_fail
 from ..partitions import variants
 from ..resources import EngineResource, StorageResource
 
@@ -60,11 +60,10 @@ def plan(config: StandardBenchmarkConfig) -> list[tuple]:
 def standard_benchmark_samples(context: dg.AssetExecutionContext, config: StandardBenchmarkConfig,
                                engine: EngineResource, storage: StorageResource, duckdb: DuckDBResource):
     key = context.partition_key
-    store = store_of(storage)
+    store, manifest = rung_or_fail(storage, key, "standard_benchmark_samples")
     try:
-        manifest = read_manifest(store, key)
         pairs = plan(config)
-    except (FileNotFoundError, TaskError) as e:
+    except TaskError as e:
         raise dg.Failure(description=f"standard_benchmark_samples[{key}]: {e}") from None
     if not pairs:
         raise dg.Failure(description=f"standard_benchmark_samples[{key}]: no task admits scorers {config.scorers}")

@@ -178,12 +178,15 @@ def _paired_delta_ci(a: Mapping[str, int], b: Mapping[str, int]) -> dict:
 
 
 def items_needed(flip_rate: float | None, margin_pp: float = DECISION_MARGIN_PP) -> int | None:
-    """Paired items McNemar needs to detect a `margin_pp` difference at the observed flip rate with
-    80% power (Connor 1987: n = (z_α/2·√ψ + z_β·√(ψ − δ²))² / δ²). None when nothing flipped: then
-    no flip rate is known to plan with (and TOST decides equivalence on what was seen)."""
-    if flip_rate is None or flip_rate <= 0:
+    """Paired items needed to decide at ±`margin_pp`. With flips: McNemar's sample size to detect a
+    margin-sized difference at the observed flip rate with 80% power (Connor 1987:
+    n = (z_α/2·√ψ + z_β·√(ψ − δ²))² / δ²). With none: the items that, all agreeing, would show
+    equivalence by the exact bound (1 − δ)^n < α (stats.tost_paired_binary). None when unknown."""
+    if flip_rate is None:
         return None
     delta = margin_pp / 100.0
+    if flip_rate <= 0:
+        return int(math.floor(math.log(ALPHA) / math.log(1.0 - delta))) + 1
     psi = max(flip_rate, delta)  # at least the margin: a flip rate below it cannot hold a δ-sized shift
     z_a, z_b = sps.norm.ppf(1 - ALPHA / 2), sps.norm.ppf(POWER)
     return int(math.ceil((z_a * math.sqrt(psi) + z_b * math.sqrt(max(psi - delta * delta, 0.0))) ** 2 / delta ** 2))

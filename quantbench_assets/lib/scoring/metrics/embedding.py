@@ -80,11 +80,9 @@ class MetricModels:
                 "semscore": f"sentence-transformers {v('sentence-transformers')} cosine"}
 
 
-def bertscore(predictions: Sequence[str], references: Sequence[str | Sequence[str]],
-              models: MetricModels) -> list[MetricValue]:
-    """BERTScore F1 (raw, not rescaled) per item; several references -> bert-score takes the max.
-    An empty output scores WORST (-1.0, a cosine's floor), marked as a failure."""
-    metric_name = "bertscore"
+def _to_score(metric_name: str, predictions: Sequence[str], references: Sequence[str | Sequence[str]]):
+    """Per item: null without a reference, the worst value for an empty output (a failure), else queued
+    as (index, prediction, references) for the embedding model."""
     if len(predictions) != len(references):
         raise ValueError("predictions and references differ in length")
     out: list[MetricValue | None] = [None] * len(predictions)
@@ -97,6 +95,15 @@ def bertscore(predictions: Sequence[str], references: Sequence[str | Sequence[st
             out[i] = worst(metric_name, EMPTY_OUTPUT)
         else:
             todo.append((i, p, refs))
+    return out, todo
+
+
+def bertscore(predictions: Sequence[str], references: Sequence[str | Sequence[str]],
+              models: MetricModels) -> list[MetricValue]:
+    """BERTScore F1 (raw, not rescaled) per item; several references -> bert-score takes the max.
+    An empty output scores WORST (-1.0, a cosine's floor), marked as a failure."""
+    metric_name = "bertscore"
+    out, todo = _to_score(metric_name, predictions, references)
     if todo:
         _, f1 = models.bert_scorer.score([p for _, p, _ in todo], [r for _, _, r in todo])[1:]
         for (i, _, _), f in zip(todo, f1.tolist()):
@@ -110,18 +117,7 @@ def semscore(predictions: Sequence[str], references: Sequence[str | Sequence[str
     here with all-MiniLM-L6-v2 (the paper used all-mpnet-base-v2); max over references. An empty
     output scores WORST (-1.0, a cosine's floor), marked as a failure."""
     metric_name = "semscore"
-    if len(predictions) != len(references):
-        raise ValueError("predictions and references differ in length")
-    out: list[MetricValue | None] = [None] * len(predictions)
-    todo = []
-    for i, (p, r) in enumerate(zip(predictions, references)):
-        refs = as_references(r)
-        if not refs:
-            out[i] = MetricValue.null("no reference")
-        elif not p.strip():
-            out[i] = worst(metric_name, EMPTY_OUTPUT)
-        else:
-            todo.append((i, p, refs))
+    out, todo = _to_score(metric_name, predictions, references)
     if todo:
         texts = [p for _, p, _ in todo] + [ref for _, _, refs in todo for ref in refs]
         emb = models.sentence_model.encode(texts, batch_size=models.batch_size, normalize_embeddings=True,
