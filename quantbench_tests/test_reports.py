@@ -125,3 +125,19 @@ def test_marts_export_to_parquet_row_for_row(tmp_path):
     written = export_marts(db, tmp_path / "out")
     assert written == {"fct_a": 7}
     assert pl.read_parquet(tmp_path / "out" / "fct_a.parquet")["x"].to_list() == list(range(7))
+
+
+def test_each_study_that_ran_gets_a_narrow_section_and_one_that_did_not_says_what_to_materialize():
+    import polars as pl
+
+    from quantbench_assets.lib.reporting.report import build_report
+    from quantbench_assets.lib.reporting.report_format import table_widths
+
+    code = pl.DataFrame({"variant": ["m__Q8_0"], "model": ["m"], "task": ["code_generation"], "n": [10], "passes": [1],
+                         "pass_at_1": [0.1], "pass_at_1_ci_low": [0.018], "pass_at_1_ci_high": [0.404],
+                         "delta_vs_baseline_pp": [None], "n_timeout": [0], "n_syntax": [0], "isolation": ["netns"]})
+    text = build_report({"fct_code_pass_at_1": code}, {}, "test")
+    studies = text.split("## Studies", 1)[1].split("## Charts", 1)[0]
+    assert "pass@1" in studies and "| m__Q8_0 | code_generation | 10 | 1 | 0.1 |" in studies
+    assert "`fct_imatrix_effect` has no rows" in studies and "`fct_determinism` has no rows" in studies
+    assert max(table_widths(text)) <= 8

@@ -18,7 +18,10 @@ from ..resources import WarehouseResource
 
 MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_decision_matrix", "fct_cost_per_million_tokens",
          "fct_variant_distribution_shift", "fct_variant_comparisons", "fct_backend_equivalence", "dim_model_variants",
-         "dim_hardware", "fct_quality_tiers", "fct_pareto_frontier", "fct_variant_verdicts"]
+         "dim_hardware", "fct_quality_tiers", "fct_pareto_frontier", "fct_variant_verdicts",
+         # the studies (issue 19): present only where those assets ran
+         "fct_imatrix_effect", "fct_code_pass_at_1", "fct_published_vs_measured", "fct_determinism",
+         "fct_sampling_variance"]
 UPSTREAM = [dg.AssetKey(["marts", m]) for m in ["rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_quality_tiers"]]
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import polars as pl
 
 from .report_findings import KLD_WORSE, decode_speedups, model_findings, quant_order
-from .report_format import APPENDIX, as_number, md, missing_mart, narrow, pick_columns
+from .report_format import MAX_BODY_COLUMNS, APPENDIX, as_number, md, missing_mart, narrow, pick_columns
 from .report_verdicts import answer_lines, rung_label, verdict_of, verdict_sentence
 
 
@@ -107,6 +107,8 @@ def build_report(marts: dict[str, pl.DataFrame | None], charts: dict[str, str], 
                                     "generation_delta_pct", "tier_reason"]), 60)
                if tiers is not None else missing_mart("fct_quality_tiers"))
 
+    out += ["", "## Studies", ""] + study_sections(marts)
+
     out += ["", "## Charts", ""]
     out += [f"![{name}]({path})" for name, path in charts.items()] if charts else ["_No charts were drawn (no data)._"]
 
@@ -130,3 +132,34 @@ def build_report(marts: dict[str, pl.DataFrame | None], charts: dict[str, str], 
     if prov is not None and prov.height:
         out += ["", "Engine build and settings per variant:", "", md(prov, 200)]
     return "\n".join(out) + "\n"
+
+
+# Each study mart, its heading and the columns that carry its finding (at most 8: the body rule).
+STUDIES = (
+    ("fct_imatrix_effect", "Importance-matrix quants: KL divergence with and without the matrix",
+     ["variant_imat", "quant_obtained_imat", "kld_plain", "kld_imat", "delta_kld_pct", "delta_kld_ci_low",
+      "delta_kld_ci_high", "same_obtained_type"]),
+    ("fct_code_pass_at_1", "Code that runs: pass@1 in the sandbox (Wilson 95%)",
+     ["variant", "task", "n", "passes", "pass_at_1", "pass_at_1_ci_low", "pass_at_1_ci_high", "delta_vs_baseline_pp"]),
+    ("fct_published_vs_measured", "Published scores vs the baseline rung",
+     ["model", "benchmark", "published_pct", "measured_pct", "gap_pp", "interval_half_width_pp", "flag", "reason"]),
+    ("fct_determinism", "Determinism at temperature 0 (byte-identical outputs)",
+     ["variant", "n_prompts", "share_identical", "n_prompts_differing", "flag_not_deterministic", "likely_cause"]),
+    ("fct_sampling_variance", "Sampling variance at temperature 0.7",
+     ["variant", "task", "metric", "mean", "mean_cv", "reps_needed", "between_to_within_ratio", "levene_p"]),
+)
+
+
+def study_sections(marts: dict[str, pl.DataFrame | None]) -> list[str]:
+    """One short table per study that ran; a study that did not run says which asset to materialize."""
+    out: list[str] = []
+    for name, title, columns in STUDIES:
+        df = marts.get(name)
+        out += [f"### {title}", ""]
+        if df is None:
+            out += [missing_mart(name), ""]
+            continue
+        present = [c for c in columns if c in df.columns] or df.columns[:MAX_BODY_COLUMNS]
+        out += [narrow(df.select(present), 40), ""]
+    return out
+
