@@ -183,6 +183,7 @@ def test_rematerializing_a_finished_rung_loads_no_model(qb_env, smollm_rung, mon
     """base_logits, perplexity and distribution_shift twice: the second time every window and the
     tokenized corpus come from the caches, and no engine is constructed."""
     import dagster as dg
+    import duckdb
     from dagster_duckdb import DuckDBResource
 
     from quantbench_assets.defs.measure import perplexity as ppl_defs
@@ -222,3 +223,9 @@ def test_rematerializing_a_finished_rung_loads_no_model(qb_env, smollm_rung, mon
         assert meta["perplexity"]["windows_evaluated"].value == 0
         assert meta["distribution_shift"]["windows_evaluated"].value == 0
         assert meta["distribution_shift"]["model_loaded"].value is False
+        # The banded tail (on by default) makes the cached KLD the full-vocabulary KLD: with only 16 exact
+        # tokens a position, the top-k bound alone falls far short; with the tail it is within 1%.
+        con = duckdb.connect(str(qb_env / "warehouse.duckdb"), read_only=True)
+        gap = con.execute("select kld_topk_gap_pct from raw.distribution_shift where variant = ?", [variant]).fetchone()[0]
+        con.close()
+        assert abs(gap) < 1.0, gap

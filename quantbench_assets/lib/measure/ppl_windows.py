@@ -37,6 +37,10 @@ class PerplexitySettings:
     # (510 positions, vs F16) it fell short by 29% at k=32, 12% at k=256, 5% at k=1024, for Q8_0 and
     # Q2_K alike. 256 costs 1.5 kB per position (~230 MB for the whole file).
     top_k: int = 256
+    # The rest of the vocabulary in 4-bit log-probability bands with each band's exact mass
+    # (kld_cache.py): the KLD then matches llama-perplexity --kl-divergence within 1% (benchmarks/RESULTS.md)
+    # instead of falling 12-21% short. ~n_vocab/2 bytes a position (SmolLM2: 25 kB). 0 = top-k only.
+    tail_bands: int = 15
 
     def __post_init__(self):
         if self.n_ctx < 8:
@@ -45,6 +49,8 @@ class PerplexitySettings:
             raise PerplexityError(f"n_windows must be >= 0 (0 = all), got {self.n_windows}")
         if self.top_k < 1:
             raise PerplexityError(f"top_k must be >= 1, got {self.top_k}")
+        if self.tail_bands < 0:
+            raise PerplexityError(f"tail_bands must be >= 0, got {self.tail_bands}")
 
 
 # ─── corpus, tokens and windows ───────────────────────────────────────────────────────────────

@@ -135,7 +135,7 @@ def build_report(marts: dict[str, pl.DataFrame | None], charts: dict[str, str], 
 
 
 # Each study mart, its heading and the columns that carry its finding (at most 8: the body rule).
-STUDIES = (
+STUDY_SECTIONS = (
     ("fct_imatrix_effect", "Importance-matrix quants: KL divergence with and without the matrix",
      ["variant_imat", "quant_obtained_imat", "kld_plain", "kld_imat", "delta_kld_pct", "delta_kld_ci_low",
       "delta_kld_ci_high", "same_obtained_type"]),
@@ -153,7 +153,7 @@ STUDIES = (
 def study_sections(marts: dict[str, pl.DataFrame | None]) -> list[str]:
     """One short table per study that ran; a study that did not run says which asset to materialize."""
     out: list[str] = []
-    for name, title, columns in STUDIES:
+    for name, title, columns in STUDY_SECTIONS:
         df = marts.get(name)
         out += [f"### {title}", ""]
         if df is None:
