@@ -321,6 +321,10 @@ def test_a_gguf_dropped_into_the_incoming_folder_reaches_the_report_through_the_
     catalog.write_text(yaml.safe_dump(raw, sort_keys=False))
     monkeypatch.setenv("QUANTBENCH_CATALOG", str(catalog))
     assets, resources = list(definitions.assets or []), dict(definitions.resources or {})
+    # The definitions were loaded before the environment above was set: their warehouse resource points at
+    # the default warehouse. This test must never touch that one.
+    from quantbench_assets.defs.resources import WarehouseResource
+    resources["duckdb"] = WarehouseResource(database=str(tmp_path / "warehouse.duckdb"))
 
     (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:

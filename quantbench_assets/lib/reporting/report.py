@@ -84,8 +84,9 @@ def build_report(marts: dict[str, pl.DataFrame | None], charts: dict[str, str], 
         flags = sorted(set(dm["speed_flag"].drop_nulls().to_list()))
         lim.append(f"- Speed is doubtful in {len(flags)} recommendation(s), e.g.: {flags[0]}")
     lim += [
-        f"- KLD is top-k (256 tokens per position), a lower bound on full-vocabulary KL; the cliff threshold "
-        f"{KLD_WORSE} nats is a convention, not a test.",
+        f"- KLD keeps 256 tokens a position exactly and the rest of the vocabulary in 15 log-probability bands "
+        f"(within 1% of llama-perplexity's KLD, benchmarks/RESULTS.md; with tail_bands=0 it is a top-k lower "
+        f"bound); the cliff threshold {KLD_WORSE} nats is a convention, not a test.",
         "- Rungs other than a model's source file are requantized from it (no full-precision original is "
         "obtainable here); an F16 rung of a Q4_K_M source is an upcast and carries the source's error.",
         "- Speed and memory were measured on this machine only, possibly while it was busy (see the speed CV check).",
