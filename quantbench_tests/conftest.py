@@ -1,10 +1,13 @@
-"""Shared fixtures: the real CI model (SmolLM2-135M from its PyPI wheel), rungs built from it, and a
-temporary warehouse / Dagster instance per test. Model files live in the project's content-addressed
+"""Shared fixtures: the real CI model (SmolLM2-135M from its PyPI wheel), rungs built from it, a
+temporary warehouse / Dagster instance per test, and the definitions run against a catalog of a test's own. Model files live in the project's content-addressed
 artifact store, so they are built once per machine and reused across runs."""
+import contextlib
 import os
 from pathlib import Path
+from typing import Callable
 
 import pytest
+import yaml
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,3 +59,37 @@ def qb_env(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     return tmp_path
+
+
+@pytest.fixture
+def catalog_pipeline(qb_env):
+    """Factory: catalog_pipeline(edit) writes the shipped catalog changed in place by `edit` to
+    qb_env/models.yaml and returns materialize(selection, partition_key=None, run_config=None), which
+    runs the project's definitions (raise_on_error=False) on one temporary instance, with the warehouse
+    qb_env/warehouse.duckdb and that catalog; model_catalog is not yet materialized."""
+    import dagster as dg
+
+    from quantbench_assets.defs.resources import StorageResource, WarehouseResource
+    from quantbench_assets.definitions import defs as load_defs
+
+    with contextlib.ExitStack() as stack:
+        def start(edit: Callable[[dict], None]):
+            catalog = yaml.safe_load((paths.PROJECT_ROOT / "data/catalog/models.yaml").read_text())
+            edit(catalog)
+            catalog_path = qb_env / "models.yaml"
+            catalog_path.write_text(yaml.safe_dump(catalog))
+            defs = load_defs()
+            resources = {
+                **defs.resources,
+                "duckdb": WarehouseResource(database=str(qb_env / "warehouse.duckdb")),
+                "storage": StorageResource(catalog_path=str(catalog_path), incoming_dir=str(qb_env / "incoming")),
+            }
+            instance = stack.enter_context(dg.instance_for_test())
+
+            def materialize(selection, partition_key=None, run_config=None):
+                return dg.materialize(list(defs.assets), selection=selection, partition_key=partition_key,
+                                      instance=instance, resources=resources, run_config=run_config,
+                                      raise_on_error=False)
+            return materialize
+
+        yield start

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
-from dagster_duckdb import DuckDBResource
+from quantbench_assets.defs.resources import WarehouseResource
 
 from quantbench_assets.lib.core import paths
 from quantbench_assets.lib.core.cache import SampleCache
@@ -180,7 +180,7 @@ def test_the_pipeline_records_a_base_model_method_in_the_warehouse(qb_env, base_
     (qb_env / "incoming").mkdir()
     defs = load_defs()
     db = qb_env / "warehouse.duckdb"
-    resources = {**defs.resources, "duckdb": DuckDBResource(database=str(db)),
+    resources = {**defs.resources, "duckdb": WarehouseResource(database=str(db)),
                  "storage": StorageResource(catalog_path=str(catalog_path), incoming_dir=str(qb_env / "incoming"))}
     config = {"ops": {"benchmark_samples": {"config": {"tasks": ["arc_challenge"], "limit": 2}}}}
     with dg.instance_for_test() as instance:

@@ -66,3 +66,12 @@ def test_dbt_assets_are_grouped_by_folder_and_selected_by_kind():
     specs = list(quantbench_dbt.specs)
     assert specs and all("dbt" in spec.kinds for spec in specs)
     assert {spec.group_name for spec in specs} == {"staging", "intermediate", "marts", "seeds"}
+
+
+def test_intervals_and_the_machine_columns_come_from_one_macro_each():
+    # z written out in a model is an interval computed by hand beside wilson_*/normal_* (macros/)
+    assert [p.name for p in _models() if "1.9599" in p.read_text()] == []
+    # a staging view that declares the machine columns itself would drift from hardware_types()
+    by_hand = [p.name for p in (PROJECT / "models" / "staging").glob("*.sql")
+               if re.search(r"'(cpu_simd|bandwidth_1t_gb_per_s)'\s*:", p.read_text())]
+    assert by_hand == []

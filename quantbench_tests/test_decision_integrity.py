@@ -2,42 +2,28 @@
 not compared, and the one baseline rule decides which rung is the baseline everywhere."""
 from __future__ import annotations
 
-import dagster as dg
 import duckdb
 import pytest
-import yaml
-from dagster_duckdb import DuckDBResource
-
-from quantbench_assets.defs.resources import StorageResource
-from quantbench_assets.definitions import defs as load_defs
-from quantbench_assets.lib.core import paths
 
 MODEL = "smollm2-135m-instruct"
 
 
-@pytest.fixture
-def pipeline(qb_env, smollm_base):
-    catalog = yaml.safe_load((paths.PROJECT_ROOT / "data/catalog/models.yaml").read_text())
+def _ladder_out_of_order(catalog: dict) -> None:
     for entry in catalog["models"]:
         if entry["name"] == MODEL:
             entry["ladder"] = ["Q8_0", "F16"]  # listed out of order: the rule, not the position, decides
-    catalog_path = qb_env / "models.yaml"
-    catalog_path.write_text(yaml.safe_dump(catalog))
-    defs = load_defs()
-    resources = {
-        **defs.resources,
-        "duckdb": DuckDBResource(database=str(qb_env / "warehouse.duckdb")),
-        "storage": StorageResource(catalog_path=str(catalog_path), incoming_dir=str(qb_env / "incoming")),
-    }
-    with dg.instance_for_test() as instance:
-        def materialize(selection, partition_key=None, run_config=None):
-            result = dg.materialize(list(defs.assets), selection=selection, partition_key=partition_key,
-                                    instance=instance, resources=resources, run_config=run_config,
-                                    raise_on_error=False)
-            assert result.success, [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
-            return result
-        materialize(["model_catalog"])
-        yield materialize, qb_env / "warehouse.duckdb"
+
+
+@pytest.fixture
+def pipeline(qb_env, smollm_base, catalog_pipeline):
+    run = catalog_pipeline(_ladder_out_of_order)
+
+    def materialize(selection, partition_key=None, run_config=None):
+        result = run(selection, partition_key, run_config)
+        assert result.success, [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
+        return result
+    materialize(["model_catalog"])
+    yield materialize, qb_env / "warehouse.duckdb"
 
 
 def scored(limit: int) -> dict:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, row_log_softmax
+from quantbench_assets.lib.engines.llama import MIN_BATCH, EngineSettings, LlamaCppEngine, row_log_softmax
 from quantbench_assets.lib.scoring.mc import extract_letter, raw_letter
 
 
@@ -59,3 +59,49 @@ def test_raw_and_rescored_letters_follow_tr125s_rules(text, raw, rescored):
 def test_log_softmax_is_normalised():
     row = np.array([1.0, 2.0, 3.0])
     assert np.exp(row_log_softmax(row)).sum() == pytest.approx(1.0)
+
+
+# ── a multiple-choice item's choices: prefix reuse without changing a number ──────────────────
+CONTEXT = ("The solar system has eight planets that orbit the Sun, along with dwarf planets, moons, "
+           "asteroids and comets. Astronomers classify objects by their size and orbit.\n"
+           "Question: Which of these is a planet?\nAnswer:")
+CHOICES = [" Mars", " the Moon and the Sun", " a comet", " Alpha Centauri, a star system"]
+
+
+def _hand(engine, context, continuation):
+    """log p(continuation | context) from one evaluation of the whole text from scratch."""
+    ctx = engine.tokenize(context)
+    tokens = engine.tokenize(context + continuation)
+    rows, _ = engine.token_logprobs(tokens)
+    return sum(float(row_log_softmax(rows[i - 1])[tokens[i]]) for i in range(len(ctx), len(tokens)))
+
+
+def test_a_choice_scores_the_same_whatever_was_scored_before_it(smollm_rung):
+    # llama.cpp's CPU kernels differ for short decodes (and its attention with the KV cell layout):
+    # scoring a choice after its siblings must give the number a cold evaluation gives, exactly.
+    path = smollm_rung("Q8_0").stored.path
+    with LlamaCppEngine(path, EngineSettings(n_ctx=512, n_threads=1)) as e:  # logits_all off
+        forward = e.loglikelihood([(CONTEXT, c) for c in CHOICES])
+        e.loglikelihood([(CONTEXT, CHOICES[-1])])
+        reused = e.last_evaluated_tokens
+        backward = e.loglikelihood([(CONTEXT, c) for c in reversed(CHOICES)])[::-1]
+        n_ctx_tokens = len(e.tokenize(CONTEXT))
+    with LlamaCppEngine(path, EngineSettings(n_ctx=512, n_threads=1, logits_all=True)) as h:
+        hand = [_hand(h, CONTEXT, c) for c in CHOICES]
+    assert [r.logprob for r in forward] == pytest.approx(hand, abs=1e-6)
+    assert [r.logprob for r in backward] == [r.logprob for r in forward]
+    # the last choice re-evaluated a full batch, not the whole context (n_ctx_tokens > MIN_BATCH)
+    assert n_ctx_tokens > MIN_BATCH and reused == max(MIN_BATCH, forward[-1].n_tokens)
+    assert sum(len(r.token_logprobs) for r in forward) == sum(r.n_tokens for r in forward)
+
+
+def test_generation_after_scoring_reuses_the_cache_and_equals_a_fresh_engine(smollm_rung):
+    path = smollm_rung("Q8_0").stored.path
+    prompt = CONTEXT + " Mars. The next planet out is"
+    with LlamaCppEngine(path, EngineSettings(n_ctx=512, n_threads=1)) as e:
+        e.loglikelihood([(CONTEXT, c) for c in CHOICES])
+        after_scoring = e.generate(prompt, max_tokens=8)
+    with LlamaCppEngine(path, EngineSettings(n_ctx=512, n_threads=1)) as fresh:
+        expected = fresh.generate(prompt, max_tokens=8)
+    assert after_scoring.text == expected.text
+    assert after_scoring.prompt_tokens_evaluated < after_scoring.prompt_tokens  # the context was reused

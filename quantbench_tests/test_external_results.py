@@ -19,7 +19,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from dagster_duckdb import DuckDBResource
+from quantbench_assets.defs.resources import WarehouseResource
 
 from quantbench_assets.lib.measure import external as ext
 from quantbench_assets.lib.core import paths
@@ -68,7 +68,7 @@ def pipeline(smollm_rung, tmp_path_factory):
                                 "obtained": "Q8_0", "sha256": q8.stored.sha256, "path": str(q8.stored.path)})
     db = tmp / "warehouse.duckdb"
     resources = {"engine": EngineResource(n_threads=1, n_ctx=256), "storage": StorageResource(artifacts_dir=str(store.root)),
-                 "duckdb": DuckDBResource(database=str(db))}
+                 "duckdb": WarehouseResource(database=str(db))}
     instance = dg.DagsterInstance.ephemeral()
     assert dg.materialize([external_results], resources=resources, instance=instance, run_config={
         "ops": {"external_results": {"config": {"include": True}}}}).success
@@ -150,7 +150,7 @@ def test_not_opting_in_loads_nothing_and_removes_earlier_external_rows(pipeline,
     db = pipeline["tmp"] / "copy.duckdb"
     shutil.copy(pipeline["db"], db)
     monkeypatch.delenv("QUANTBENCH_INCLUDE_EXTERNAL", raising=False)
-    res = dg.materialize([external_results], resources={**pipeline["resources"], "duckdb": DuckDBResource(database=str(db))},
+    res = dg.materialize([external_results], resources={**pipeline["resources"], "duckdb": WarehouseResource(database=str(db))},
                          instance=dg.DagsterInstance.ephemeral())
     assert res.success
     assert set(_counts(db).values()) == {0}

@@ -134,15 +134,14 @@ def test_a_manifest_written_before_the_obtained_types_is_recomputed_from_its_fil
 def test_gguf_variant_writes_obtained_types_and_the_fallback_flag_to_the_inventory(qb_env, smollm_rung):
     import dagster as dg
     import duckdb
-    from dagster_duckdb import DuckDBResource
 
     from quantbench_assets.defs.gguf.assets import gguf_variant
     from quantbench_assets.defs.catalog.assets import model_catalog
-    from quantbench_assets.defs.resources import default_resources
+    from quantbench_assets.defs.resources import default_resources, WarehouseResource
 
     db = qb_env / "warehouse.duckdb"
     assets = [model_catalog, gguf_variant]
-    resources = {**default_resources(), "duckdb": DuckDBResource(database=str(db))}
+    resources = {**default_resources(), "duckdb": WarehouseResource(database=str(db))}
     quants = ["F16", "Q8_0", "Q2_K"]
     with dg.instance_for_test() as instance:
         assert dg.materialize(assets, selection=["model_catalog"], instance=instance, resources=resources).success

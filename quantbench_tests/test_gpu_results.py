@@ -41,6 +41,9 @@ def staging_columns(model: str) -> set[str]:
         expr = line.split(" as ")[0]
         # identifiers, less function names (followed by "(") and type names
         cols |= {w for w in re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", expr) if w not in {"timestamp", "double"}}
+    if "hardware_columns()" in body:  # the machine columns both hardware views share (macros/hardware.sql)
+        macro = (paths.dbt_project_dir() / "macros" / "hardware.sql").read_text()
+        cols |= set(re.findall(r"'([a-z_0-9]+)':", macro.split("set merged = {", 1)[1].split("}", 1)[0]))
     return cols
 
 

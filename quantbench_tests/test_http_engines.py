@@ -12,10 +12,9 @@ import duckdb
 import httpx
 import polars as pl
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.defs.measure.equivalence import backend_equivalence
-from quantbench_assets.defs.resources import EngineResource, StorageResource
+from quantbench_assets.defs.resources import EngineResource, StorageResource, WarehouseResource
 from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
 from quantbench_assets.lib.engines.registry import open_engine
@@ -135,7 +134,7 @@ def test_the_backend_equivalence_asset_starts_its_own_server_and_writes_both_tab
     db = qb_env / "warehouse.duckdb"
     resources = {"engine": EngineResource(n_ctx=1024, n_threads=1),
                  "storage": StorageResource(artifacts_dir=str(store.root)),
-                 "duckdb": DuckDBResource(database=str(db))}
+                 "duckdb": WarehouseResource(database=str(db))}
     config = {"ops": {"backend_equivalence": {"config": {"limit": 2}}}}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("variants", [VARIANT])

@@ -154,10 +154,9 @@ def test_gguf_variant_builds_an_imat_partition_with_its_provenance(qb_env):
     import dagster as dg
     import duckdb
     import yaml
-    from dagster_duckdb import DuckDBResource
 
     from quantbench_assets.definitions import defs as load_defs
-    from quantbench_assets.defs.resources import StorageResource
+    from quantbench_assets.defs.resources import StorageResource, WarehouseResource
     from quantbench_assets.lib.core import paths
 
     catalog = yaml.safe_load(paths.catalog_path().read_text())
@@ -169,7 +168,7 @@ def test_gguf_variant_builds_an_imat_partition_with_its_provenance(qb_env):
     (qb_env / "incoming").mkdir()
     defs = load_defs()
     db = qb_env / "warehouse.duckdb"
-    resources = {**defs.resources, "duckdb": DuckDBResource(database=str(db)),
+    resources = {**defs.resources, "duckdb": WarehouseResource(database=str(db)),
                  "storage": StorageResource(catalog_path=str(catalog_path), incoming_dir=str(qb_env / "incoming"))}
     with dg.instance_for_test() as instance:
         assert dg.materialize(list(defs.assets), selection=["model_catalog"], instance=instance,

@@ -10,13 +10,12 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.definitions import defs as load_defs
 from quantbench_assets.defs.analysis.assets import variant_statistics
 from quantbench_assets.defs.catalog.assets import model_catalog
 from quantbench_assets.defs.gguf.assets import gguf_variant
-from quantbench_assets.defs.resources import EngineResource, default_resources
+from quantbench_assets.defs.resources import EngineResource, default_resources, WarehouseResource
 from quantbench_assets.defs.scoring.lmeval import lmeval_samples
 from quantbench_assets.lib.analysis.stats import wilson_interval
 from quantbench_assets.lib.core import paths
@@ -89,7 +88,7 @@ def test_a_users_lm_eval_task_lands_in_the_warehouse_and_the_marts(qb_env, smoll
     folder = write_task(qb_env / "my_tasks")
     db = qb_env / "warehouse.duckdb"
     assets = [model_catalog, gguf_variant, lmeval_samples, variant_statistics]
-    resources = {**default_resources(), "duckdb": DuckDBResource(database=str(db)),
+    resources = {**default_resources(), "duckdb": WarehouseResource(database=str(db)),
                  "engine": EngineResource(n_threads=1, n_ctx=512)}
     config = {"ops": {"lmeval_samples": {"config": {
         "tasks": ["my_capitals"], "include_path": [str(folder)], "subset": "picked", "num_fewshot": 1}}}}
@@ -149,7 +148,7 @@ def test_a_users_lm_eval_task_lands_in_the_warehouse_and_the_marts(qb_env, smoll
 
 def test_an_unknown_task_fails_the_asset_with_the_folders_it_searched(qb_env, smollm_base):
     assets = [model_catalog, gguf_variant, lmeval_samples]
-    resources = {**default_resources(), "duckdb": DuckDBResource(database=str(qb_env / "w.duckdb")),
+    resources = {**default_resources(), "duckdb": WarehouseResource(database=str(qb_env / "w.duckdb")),
                  "engine": EngineResource(n_threads=1, n_ctx=512)}
     config = {"ops": {"lmeval_samples": {"config": {"tasks": ["no_such_task"]}}}}
     with dg.instance_for_test() as instance:

@@ -23,7 +23,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from dagster_duckdb import DuckDBResource
+from quantbench_assets.defs.resources import WarehouseResource
 
 from quantbench_assets.defs.analysis.assets import variant_statistics
 from quantbench_assets.defs.analysis.quality_checks import MART_CHECKS
@@ -194,7 +194,7 @@ def builds(tmp_path_factory) -> Builds:
     foundation_only = tmp / "foundation_only.duckdb"
     shutil.copyfile(db, foundation_only)
     write_warehouse(db, measurement_tables())
-    result = variant_statistics(context=dg.build_asset_context(), duckdb=DuckDBResource(database=str(db)))
+    result = variant_statistics(context=dg.build_asset_context(), duckdb=WarehouseResource(database=str(db)))
     # Per task: tiny-lm 3 vs baseline + 2 adjacent, twin-lm 2 + 1, split-lm one "not comparable" row.
     assert result.metadata["rows"] == len(TASKS) * (5 + 3 + 1)
     return Builds(foundation_only, foundation_only_build, db, dbt_build(db, tmp))
@@ -424,7 +424,7 @@ def test_variant_statistics_gives_raw_and_corrected_p_values_tost_mde_and_underp
 
 
 def run_checks(db: Path) -> dict[str, dg.AssetCheckResult]:
-    resource = DuckDBResource(database=str(db))
+    resource = WarehouseResource(database=str(db))
     return {check.check_key.asset_key.path[-1]: check(duckdb=resource) for check in MART_CHECKS}
 
 

@@ -184,7 +184,7 @@ def test_rematerializing_a_finished_rung_loads_no_model(qb_env, smollm_rung, mon
     tokenized corpus come from the caches, and no engine is constructed."""
     import dagster as dg
     import duckdb
-    from dagster_duckdb import DuckDBResource
+    from quantbench_assets.defs.resources import WarehouseResource
 
     from quantbench_assets.defs.measure import perplexity as ppl_defs
     from quantbench_assets.definitions import defs as load_defs
@@ -200,7 +200,7 @@ def test_rematerializing_a_finished_rung_loads_no_model(qb_env, smollm_rung, mon
     monkeypatch.setattr(ppl_defs, "LlamaCppEngine", Counting)
     defs = load_defs()
     model, variant = "smollm2-135m-instruct", "smollm2-135m-instruct__Q8_0"
-    resources = {**defs.resources, "duckdb": DuckDBResource(database=str(qb_env / "warehouse.duckdb"))}
+    resources = {**defs.resources, "duckdb": WarehouseResource(database=str(qb_env / "warehouse.duckdb"))}
     cfg = {"n_windows": 2, "n_ctx": 128, "top_k": 16, "check_windows": 1}
     with dg.instance_for_test() as instance:
         def materialize(selection, partition_key=None):

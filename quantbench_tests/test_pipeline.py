@@ -6,12 +6,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-import yaml
-from dagster_duckdb import DuckDBResource
 
-from quantbench_assets.defs.resources import StorageResource
+from quantbench_assets.defs.resources import StorageResource, WarehouseResource
 from quantbench_assets.definitions import defs as load_defs
-from quantbench_assets.lib.core import paths
 
 GOOD = "smollm2-135m-instruct__Q8_0"
 RUN_CONFIG = {"ops": {"benchmark_samples": {"config": {"limit": 2}}}}
@@ -19,35 +16,21 @@ PARTITION_ASSETS = ["gguf_variant", "benchmark_samples", "benchmark_scores"]
 
 
 @pytest.fixture
-def pipeline(qb_env, smollm_base):
+def pipeline(qb_env, smollm_base, catalog_pipeline):
     """Definitions, a temporary instance, warehouse and catalog (the shipped one plus bad entries)."""
-    catalog = yaml.safe_load((paths.PROJECT_ROOT / "data/catalog/models.yaml").read_text())
     truncated = qb_env / "truncated.gguf"
     with open(smollm_base.path, "rb") as f:
         truncated.write_bytes(f.read(smollm_base.size_bytes // 3))
     wrong_sha = qb_env / "copy.gguf"
     shutil.copyfile(smollm_base.path, wrong_sha)
-    catalog["models"] += [
+    materialize = catalog_pipeline(lambda catalog: catalog["models"].extend([
         {"name": "truncated-model", "family": "test", "parameters": 1, "base_quant": "Q4_1", "ladder": ["Q4_1"],
          "source": {"kind": "local", "path": str(truncated)}},
         {"name": "wrong-sha-model", "family": "test", "parameters": 1, "base_quant": "Q4_1", "ladder": ["Q4_1"],
          "source": {"kind": "local", "path": str(wrong_sha), "sha256": "0" * 64}},
-    ]
-    catalog_path = qb_env / "models.yaml"
-    catalog_path.write_text(yaml.safe_dump(catalog))
-    defs = load_defs()
-    resources = {
-        **defs.resources,
-        "duckdb": DuckDBResource(database=str(qb_env / "warehouse.duckdb")),
-        "storage": StorageResource(catalog_path=str(catalog_path), incoming_dir=str(qb_env / "incoming")),
-    }
-    with dg.instance_for_test() as instance:
-        def materialize(selection, partition_key=None, run_config=None):
-            return dg.materialize(list(defs.assets), selection=selection, partition_key=partition_key,
-                                  instance=instance, resources=resources, run_config=run_config,
-                                  raise_on_error=False)
-        assert materialize(["model_catalog"]).success
-        yield materialize, qb_env / "warehouse.duckdb"
+    ]))
+    assert materialize(["model_catalog"]).success
+    yield materialize, qb_env / "warehouse.duckdb"
 
 
 def counts(db: Path) -> dict:
@@ -110,7 +93,7 @@ def test_a_malformed_catalog_entry_fails_the_catalog_asset_naming_the_field(qb_e
     bad.write_text("models:\n  - name: x1\n    family: f\n    parameters: -5\n    base_quant: F16\n"
                    "    source: {kind: local, path: /tmp/x.gguf}\n")
     defs = load_defs()
-    resources = {**defs.resources, "duckdb": DuckDBResource(database=str(qb_env / "w.duckdb")),
+    resources = {**defs.resources, "duckdb": WarehouseResource(database=str(qb_env / "w.duckdb")),
                  "storage": StorageResource(catalog_path=str(bad))}
     with dg.instance_for_test() as instance:
         result = dg.materialize(list(defs.assets), selection=["model_catalog"], instance=instance,

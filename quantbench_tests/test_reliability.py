@@ -458,11 +458,10 @@ def test_two_processes_writing_the_warehouse_at_once_both_succeed(tmp_path):
 
 def test_rematerializing_a_partition_gives_the_same_rows_every_time(qb_env, smollm_base):
     import dagster as dg
-    from dagster_duckdb import DuckDBResource
 
     from quantbench_assets.defs.gguf.assets import gguf_variant
     from quantbench_assets.defs.scoring.benchmarks import benchmark_samples
-    from quantbench_assets.defs.resources import EngineResource, StorageResource
+    from quantbench_assets.defs.resources import EngineResource, StorageResource, WarehouseResource
     from quantbench_assets.defs.scoring.benchmark_scores import benchmark_scores
     from quantbench_assets.lib.core import warehouse
 
@@ -476,7 +475,7 @@ def test_rematerializing_a_partition_gives_the_same_rows_every_time(qb_env, smol
     resources = {
         "storage": StorageResource(catalog_path=str(catalog), artifacts_dir=str(qb_env / "artifacts"),
                                    incoming_dir=str(qb_env / "incoming")),
-        "duckdb": DuckDBResource(database=str(db)),
+        "duckdb": WarehouseResource(database=str(db)),
         "engine": EngineResource(n_threads=1, n_ctx=1024),
     }
     config = {"ops": {"benchmark_samples": {"config": {"tasks": ["arc_challenge"], "size": "demo", "limit": 2}}}}

@@ -65,7 +65,7 @@ def test_cv_reps_needed_and_levene_on_within_item_residuals():
 def test_determinism_and_sampling_assets_on_the_real_model(qb_env, smollm_rung):
     import dagster as dg
     import duckdb
-    from dagster_duckdb import DuckDBResource
+    from quantbench_assets.defs.resources import WarehouseResource
 
     from quantbench_assets.definitions import defs as load_defs
 
@@ -73,7 +73,7 @@ def test_determinism_and_sampling_assets_on_the_real_model(qb_env, smollm_rung):
     defs = load_defs()
     key = "smollm2-135m-instruct__Q8_0"
     db = qb_env / "warehouse.duckdb"
-    resources = {**defs.resources, "duckdb": DuckDBResource(database=str(db))}
+    resources = {**defs.resources, "duckdb": WarehouseResource(database=str(db))}
     tiny = {"tasks": ["qa"], "items_per_task": 2, "reps": 3, "max_tokens": 16}
     with dg.instance_for_test() as instance:
         def materialize(selection, partition_key=None, run_config=None):

@@ -141,14 +141,14 @@ def test_execute_samples_gives_a_null_with_reason_for_an_item_without_tests():
 def test_code_execution_asset_runs_real_completions_into_a_private_warehouse(qb_env, smollm_rung):
     import dagster as dg
     import duckdb
-    from dagster_duckdb import DuckDBResource
+    from quantbench_assets.defs.resources import WarehouseResource
 
     from quantbench_assets.definitions import defs as load_defs
 
     smollm_rung("Q8_0")
     defs = load_defs()
     key = "smollm2-135m-instruct__Q8_0"
-    resources = {**defs.resources, "duckdb": DuckDBResource(database=str(qb_env / "warehouse.duckdb"))}
+    resources = {**defs.resources, "duckdb": WarehouseResource(database=str(qb_env / "warehouse.duckdb"))}
     with dg.instance_for_test() as instance:
         def materialize(selection, partition_key=None, run_config=None):
             return dg.materialize(list(defs.assets), selection=selection, partition_key=partition_key,

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from dagster_duckdb import DuckDBResource
+from quantbench_assets.defs.resources import WarehouseResource
 
 from quantbench_assets.defs.analysis.assets import variant_statistics
 from quantbench_assets.lib.core import paths
@@ -89,7 +89,7 @@ def site_warehouse(tmp_path_factory) -> Path:
         foundation["catalog_models"] = foundation["catalog_models"].with_columns(
             (pl.col("model") + "__" + pl.col("base_quant")).alias("baseline_variant"))
     write_warehouse(db, {**foundation, **measurements, **extra_tables()})
-    variant_statistics(context=dg.build_asset_context(), duckdb=DuckDBResource(database=str(db)))
+    variant_statistics(context=dg.build_asset_context(), duckdb=WarehouseResource(database=str(db)))
     build = dbt_build(db, tmp, site.SITE_MARTS)
     assert build.returncode == 0, build.stdout[-6000:]
     return db

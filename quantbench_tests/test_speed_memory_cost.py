@@ -176,10 +176,9 @@ def test_seeds_memory_estimate():
 def test_speed_and_memory_assets_feed_the_cost_mart(q8, tmp_path):
     import dagster as dg
     import duckdb
-    from dagster_duckdb import DuckDBResource
 
     from quantbench_assets.defs.measure.speed import hardware_profile, memory_probe, speed_runs
-    from quantbench_assets.defs.resources import EngineResource, StorageResource
+    from quantbench_assets.defs.resources import EngineResource, StorageResource, WarehouseResource
     from quantbench_assets.lib.core import paths
     from quantbench_assets.lib.core.store import ArtifactStore
     from quantbench_assets.lib.gguf.rungs import write_manifest
@@ -191,7 +190,7 @@ def test_speed_and_memory_assets_feed_the_cost_mart(q8, tmp_path):
     db = tmp_path / "warehouse.duckdb"
     resources = {"engine": EngineResource(n_threads=1, n_ctx=256),
                  "storage": StorageResource(artifacts_dir=str(store.root)),
-                 "duckdb": DuckDBResource(database=str(db))}
+                 "duckdb": WarehouseResource(database=str(db))}
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("variants", [key])
     hw = dg.materialize([hardware_profile], resources=resources, instance=instance, run_config={

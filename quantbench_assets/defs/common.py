@@ -1,15 +1,15 @@
 """Small glue shared by the asset modules: turning library errors into clear Dagster failures."""
 
-from pathlib import Path
+from contextlib import contextmanager
+from typing import Iterator
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.catalog.entries import Catalog, CatalogError, load_catalog
 from quantbench_assets.lib.core.store import ArtifactStore
 from quantbench_assets.lib.gguf.rungs import read_manifest
 
-from .resources import StorageResource, WarehouseResource
+from .resources import StorageResource
 
 
 def catalog_or_fail(storage: StorageResource) -> Catalog:
@@ -23,14 +23,14 @@ def store_of(storage: StorageResource) -> ArtifactStore:
     return ArtifactStore(storage.artifacts())
 
 
-def db_path(duckdb: DuckDBResource) -> Path:
-    """For assets not yet migrated to WarehouseResource.connect() (they reach the same file)."""
-    return Path(duckdb.database)
-
-
-def warehouse_of(duckdb: WarehouseResource | DuckDBResource) -> WarehouseResource:
-    """The warehouse resource; tests that still bind a plain DuckDBResource get it wrapped."""
-    return duckdb if isinstance(duckdb, WarehouseResource) else WarehouseResource(database=str(duckdb.database))
+@contextmanager
+def partition_failure(asset: str, key: str, *errors: type[Exception]) -> Iterator[None]:
+    """The library errors named, raised inside, fail this partition alone with a message that names the
+    asset and the partition (a run's other partitions go on)."""
+    try:
+        yield
+    except errors as e:
+        raise dg.Failure(description=f"{asset}[{key}]: {e}") from None
 
 
 def md_table(rows: list[dict], columns: list[str]) -> str:
@@ -42,7 +42,5 @@ def rung_or_fail(storage: StorageResource, key: str, asset: str) -> tuple[Artifa
     """The artifact store and the built rung's manifest for a variant partition; a rung that is not
     built fails this partition alone, naming the asset and the partition."""
     store = store_of(storage)
-    try:
+    with partition_failure(asset, key, FileNotFoundError):
         return store, read_manifest(store, key)
-    except FileNotFoundError as e:
-        raise dg.Failure(description=f"{asset}[{key}]: {e}") from None

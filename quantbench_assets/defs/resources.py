@@ -48,13 +48,17 @@ class StorageResource(dg.ConfigurableResource):
 
     catalog_path: str = ""
     artifacts_dir: str = ""
+    artifacts_url: str = ""  # a shared store (fsspec URL, lib/core/store.py); "" : QUANTBENCH_ARTIFACTS_URL
     incoming_dir: str = ""
 
     def catalog(self) -> Path:
         return Path(self.catalog_path) if self.catalog_path else paths.catalog_path()
 
-    def artifacts(self) -> Path:
-        return Path(self.artifacts_dir) if self.artifacts_dir else paths.artifacts_dir()
+    def artifacts(self) -> Path | str:
+        """The artifact store's location: a folder, or a URL for a store shared by several machines."""
+        if self.artifacts_url:
+            return self.artifacts_url
+        return Path(self.artifacts_dir) if self.artifacts_dir else paths.artifacts_location()
 
     def incoming(self) -> Path:
         return Path(self.incoming_dir) if self.incoming_dir else paths.incoming_dir()
@@ -62,27 +66,39 @@ class StorageResource(dg.ConfigurableResource):
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse: hands out connections, each taken under the file lock that lets one
-    process write at a time (lib/core/warehouse.py). Bound to the resource key `duckdb`; the field is
-    `database`, as on dagster-duckdb's DuckDBResource, which assets not yet migrated still name."""
+    process write at a time (lib/core/warehouse.py). Bound to the resource key `duckdb`, with the field
+    `database`, as dagster-duckdb's DuckDBResource names them, so run config written for it still applies."""
 
     database: str = ""  # "" : QUANTBENCH_WAREHOUSE, else the project's data/warehouse/quantbench.duckdb
+    # many-writer mode: raw rows as Parquet parts under this folder / fsspec URL, the file untouched by
+    # writers (lib/core/warehouse_parts.py); "" : QUANTBENCH_WAREHOUSE_PARTS, unset = the file alone
+    parts: str = ""
 
     @property
     def path(self) -> Path:
         return Path(self.database) if self.database else paths.warehouse_path()
 
+    @property
+    def parts_root(self) -> str | None:
+        return self.parts or paths.warehouse_parts()
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821
-        from quantbench_assets.lib.core import warehouse
+        from quantbench_assets.lib.core import warehouse, warehouse_parts
 
-        with warehouse.connect(self.path, read_only=read_only) as con:
+        root = self.parts_root
+        opened = (warehouse_parts.connect_parts(root, self.path, read_only=read_only) if root
+                  else warehouse.connect(self.path, read_only=read_only))
+        with opened as con:
             yield con
 
     def lock(self):
-        """The lock alone, for a tool that opens the file itself (dbt) while this process holds it."""
-        from quantbench_assets.lib.core import warehouse
+        """The lock alone, for a tool that opens the file itself (dbt) while this process holds it; in
+        many-writer mode the file's raw views over the parts are (re)made first, so the tool reads them."""
+        from quantbench_assets.lib.core import warehouse, warehouse_parts
 
-        return warehouse.lock_for(self.path)
+        root = self.parts_root
+        return warehouse_parts.loaded_lock(self.path, root) if root else warehouse.lock_for(self.path)
 
 
 def default_resources() -> dict:

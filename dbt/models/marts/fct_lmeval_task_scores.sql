@@ -42,13 +42,11 @@ with_intervals as (
         case when n_numeric = n then mean_value end as value,
         case
             when is_binary then {{ wilson_low('successes', 'n') }}
-            when n_numeric = n and lmeval.aggregation = 'mean' and n > 1
-                then round(mean_value - 1.959963984540054 * sd_value / sqrt(n), 6)
+            when n_numeric = n and lmeval.aggregation = 'mean' then {{ normal_low('mean_value', 'sd_value', 'n') }}
         end as ci_low,
         case
             when is_binary then {{ wilson_high('successes', 'n') }}
-            when n_numeric = n and lmeval.aggregation = 'mean' and n > 1
-                then round(mean_value + 1.959963984540054 * sd_value / sqrt(n), 6)
+            when n_numeric = n and lmeval.aggregation = 'mean' then {{ normal_high('mean_value', 'sd_value', 'n') }}
         end as ci_high,
         case
             when is_binary then 'wilson'

@@ -76,9 +76,9 @@ with_intervals as (
         per_metric.*,
         coalesce(successes::double / n, mean_value) as value,
         case when successes is not null then {{ wilson_low('successes', 'n') }}
-             else round(mean_value - 1.959963984540054 * sd_value / sqrt(n), 6) end as ci_low,
+             else {{ normal_low('mean_value', 'sd_value', 'n') }} end as ci_low,
         case when successes is not null then {{ wilson_high('successes', 'n') }}
-             else round(mean_value + 1.959963984540054 * sd_value / sqrt(n), 6) end as ci_high,
+             else {{ normal_high('mean_value', 'sd_value', 'n') }} end as ci_high,
         case when successes is not null then 'wilson' else 'normal' end as interval_method,
     from per_metric
 ),

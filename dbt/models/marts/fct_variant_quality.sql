@@ -1,9 +1,10 @@
 {#
     One row per variant × chain × task × scorer: the rung's own score, and its change against the
     model's baseline measured only on the items both were scored on (the paired rows of
-    variant_statistics for benchmarks, int_generation_pairs for generation). Where no such pairing
-    exists the delta is null and not_comparable_reason says why: the tiers read these deltas, so a
-    rung scored on other items than its baseline never gets a silent tier.
+    variant_statistics for benchmarks, built-in and lm-eval tasks alike; int_generation_pairs for
+    generation). Where no such pairing exists the delta is null and not_comparable_reason says why:
+    the tiers read these deltas, so a rung scored on other items than its baseline never gets a
+    silent tier.
 #}
 with variants as (
     select * from {{ ref('dim_model_variants') }}
@@ -28,6 +29,15 @@ measured as (
         variant, 'standard' as chain, task, scorer, n, value, ci_low, ci_high,
     from {{ ref('fct_variant_benchmark_scores') }}
     where is_primary and successes is not null
+
+    union all
+
+    -- Any lm-eval task (lmeval_samples): each metric that is 0/1 on every item, under the scorer name
+    -- variant_statistics gives its paired comparison ("acc,none": metric, filter; defs/analysis/assets.py).
+    select
+        variant, 'lmeval' as chain, task, metric || ',' || filter_name as scorer, n, value, ci_low, ci_high,
+    from {{ ref('fct_lmeval_task_scores') }}
+    where is_binary
 ),
 
 benchmark as (

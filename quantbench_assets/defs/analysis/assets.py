@@ -6,7 +6,7 @@ import polars as pl
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.core.snapshot import replace_table
 
-from ..common import md_table, warehouse_of
+from ..common import md_table
 from ..resources import WarehouseResource
 
 # Item-level 0/1 correctness from both benchmark chains, with what each item was scored with: TR125's
@@ -61,9 +61,8 @@ def _has_column(con, table: str, column: str) -> bool:
                 "that cannot be compared get a row with the reason (raw.variant_comparisons).",
 )
 def variant_statistics(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
-    db = warehouse_of(duckdb)
     # Read, release the lock, compute, write: the tests take seconds that writers need not wait.
-    with db.connect(read_only=True) as con:
+    with duckdb.connect(read_only=True) as con:
         if not warehouse.table_exists(con, "raw", "catalog_models") or not _has_column(con, "catalog_models", "baseline_variant"):
             raise dg.Failure(description="raw.catalog_models has no baseline_variant: materialize model_catalog first")
         baselines = dict(con.execute("select model, baseline_variant from raw.catalog_models").fetchall())
@@ -81,7 +80,7 @@ def variant_statistics(context: dg.AssetExecutionContext, duckdb: WarehouseResou
     from quantbench_assets.lib.analysis.comparisons import compare_rungs, comparisons_frame
 
     comparisons = comparisons_frame(compare_rungs(scores.to_dicts(), baselines))
-    with db.connect() as con:
+    with duckdb.connect() as con:
         written = replace_table(con, "variant_comparisons", comparisons)
     if written == 0:
         context.log.warning("no model has two variants scored on the same task: nothing to compare")

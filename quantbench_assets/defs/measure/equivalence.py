@@ -9,16 +9,15 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.tasks.benchmarks import TaskError, load_task
 
 
-from ..common import db_path, md_table, rung_or_fail
+from ..common import md_table, partition_failure, rung_or_fail
 from ..partitions import variants
-from ..resources import EngineResource, StorageResource
+from ..resources import EngineResource, StorageResource, WarehouseResource
 
 
 class EquivalenceConfig(dg.Config):
@@ -37,20 +36,18 @@ class EquivalenceConfig(dg.Config):
                 "paired tests per metric (Holm), HTTP overhead.",
 )
 def backend_equivalence(context: dg.AssetExecutionContext, config: EquivalenceConfig, engine: EngineResource,
-                        storage: StorageResource, duckdb: DuckDBResource):
+                        storage: StorageResource, duckdb: WarehouseResource):
     from quantbench_assets.lib.engines.registry import open_engine
     from quantbench_assets.lib.measure.equivalence import comparison_name, run_study
     from quantbench_assets.lib.engines.server import LlamaCppServer, ServerStartError
 
     key = context.partition_key
     _, manifest = rung_or_fail(storage, key, "backend_equivalence")
-    try:
+    with partition_failure("backend_equivalence", key, TaskError):
         task = load_task(config.task, config.size, config.limit)
-    except TaskError as e:
-        raise dg.Failure(description=f"backend_equivalence[{key}]: {e}") from None
     settings = engine.settings()
     run_at = datetime.now(timezone.utc).isoformat()
-    try:
+    with partition_failure("backend_equivalence", key, ServerStartError):
         with LlamaCppServer(manifest["path"], settings, start_timeout_s=config.server_start_timeout_s) as server, \
                 open_engine("llama_cpp", manifest["path"], settings) as eng_a, \
                 open_engine("openai_http", manifest["path"], settings, base_url=server.url,
@@ -58,8 +55,6 @@ def backend_equivalence(context: dg.AssetExecutionContext, config: EquivalenceCo
             context.log.info(f"server up in {server.startup_s:.1f} s: {eng_b.build}")
             study = run_study(eng_a, eng_b, task, log=context.log.info)
             startup_s = server.startup_s
-    except ServerStartError as e:
-        raise dg.Failure(description=f"backend_equivalence[{key}]: {e}") from None
     comparison = comparison_name(eng_a, eng_b)
     common = {
         "variant": key, "model": manifest["model"], "quant_obtained": manifest["obtained"],
@@ -71,7 +66,7 @@ def backend_equivalence(context: dg.AssetExecutionContext, config: EquivalenceCo
     tests = pl.DataFrame([{**common, "task": task.name, "task_version": task.version, **r} for r in study.tests],
                          infer_schema_length=None)
     where = {"variant": key, "comparison": comparison}
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         n_items = warehouse.replace_rows(con, "backend_equivalence_items", items, where)
         warehouse.replace_rows(con, "backend_equivalence", tests, where)
     s = study.summary

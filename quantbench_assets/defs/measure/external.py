@@ -11,13 +11,11 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.measure import external as ext
-from quantbench_assets.lib.core import warehouse
 
-from ..common import db_path
+from ..resources import WarehouseResource
 
 INCLUDE_ENV = "QUANTBENCH_INCLUDE_EXTERNAL"
 
@@ -36,9 +34,9 @@ def opted_in(config: ExternalResultsConfig) -> bool:
 @dg.asset(group_name="evaluation", pool="warehouse",
           description="Opt-in: results measured on other machines (data/gpu_results) into raw.external_* tables, "
                       "keyed by hardware_id, labelled with machine and date. Never mixed into this machine's tables.")
-def external_results(context: dg.AssetExecutionContext, config: ExternalResultsConfig, duckdb: DuckDBResource):
+def external_results(context: dg.AssetExecutionContext, config: ExternalResultsConfig, duckdb: WarehouseResource):
     if not opted_in(config):
-        with warehouse.connect(db_path(duckdb)) as con:
+        with duckdb.connect() as con:
             removed = ext.clear(con)
         context.log.info(f"results from other machines not included (set {INCLUDE_ENV}=1 or config include: true)")
         return dg.MaterializeResult(metadata={"included": False, "rows_removed": dg.MetadataValue.json(removed)})
@@ -46,7 +44,7 @@ def external_results(context: dg.AssetExecutionContext, config: ExternalResultsC
     if not files:
         raise dg.Failure(description="include is on but no results files were found under data/gpu_results/")
     try:
-        with warehouse.connect(db_path(duckdb)) as con:
+        with duckdb.connect() as con:
             written = ext.load(con, files, log=context.log.info)
     except (ext.ResultsError, FileNotFoundError) as e:
         raise dg.Failure(description=f"external_results: {e}") from None

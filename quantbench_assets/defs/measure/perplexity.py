@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 import dagster as dg
 import numpy as np
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.catalog.entries import parse_variant_key
@@ -25,9 +24,9 @@ from quantbench_assets.lib.measure import base_logits as bl
 from quantbench_assets.lib.measure import perplexity as ppl
 from quantbench_assets.lib.measure import ppl_windows as pw
 
-from ..common import catalog_or_fail, db_path, md_table, store_of, rung_or_fail
+from ..common import catalog_or_fail, md_table, store_of, rung_or_fail
 from ..partitions import models, variants
-from ..resources import EngineResource, StorageResource
+from ..resources import EngineResource, StorageResource, WarehouseResource
 
 
 class PerplexityConfig(dg.Config):
@@ -163,7 +162,7 @@ def base_logits(context: dg.AssetExecutionContext, config: PerplexityConfig, eng
                                    description="PPL finite and > 1, every window scored")],
 )
 def perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig, engine: EngineResource,
-               storage: StorageResource, duckdb: DuckDBResource):
+               storage: StorageResource, duckdb: WarehouseResource):
     key = context.partition_key
     store, manifest = rung_or_fail(storage, key, "perplexity")
     text, corpus_sha = _corpus()
@@ -183,7 +182,7 @@ def perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig, engi
     summary = run.perplexity()
     per_window = _rows(prov, extra, run.window_rows())
     selected = context.selected_asset_keys
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         if dg.AssetKey("perplexity_windows") in selected:
             warehouse.replace_rows(con, "perplexity_windows", per_window, {"variant": key})
         if dg.AssetKey("perplexity") in selected:
@@ -219,7 +218,7 @@ def perplexity(context: dg.AssetExecutionContext, config: PerplexityConfig, engi
                 "re-run of a finished rung evaluates nothing.",
 )
 def distribution_shift(context: dg.AssetExecutionContext, config: PerplexityConfig, engine: EngineResource,
-                       storage: StorageResource, duckdb: DuckDBResource):
+                       storage: StorageResource, duckdb: WarehouseResource):
     key = context.partition_key
     model, _ = parse_variant_key(key)
     store, manifest = rung_or_fail(storage, key, "distribution_shift")
@@ -251,7 +250,7 @@ def distribution_shift(context: dg.AssetExecutionContext, config: PerplexityConf
         "corpus": pw.CORPUS_NAME, "corpus_sha256": corpus_sha, "method_version": pw.METHOD_VERSION,
         **run.shift(), **check,
     }
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         warehouse.replace_rows(con, "distribution_shift", pl.DataFrame([row]), {"variant": key})
     shown = ["kld_mean", "kld_median", "kld_p99", "kld_max", "same_top_pct", "ppl_ratio", "delta_p_rms_pp"]
     yield dg.MaterializeResult(metadata={

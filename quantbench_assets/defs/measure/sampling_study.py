@@ -5,15 +5,14 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.core import warehouse
-from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, md_table, store_of
+from ..common import md_table, partition_failure, rung_or_fail
 from ..partitions import variants
-from ..resources import EngineResource, StorageResource
+from ..resources import EngineResource, StorageResource, WarehouseResource
 
 
 class DeterminismConfig(dg.Config):
@@ -47,16 +46,14 @@ def _items(tasks: list[str], n: int):
                                                      "thread counts (warns: greedy comparisons assume it)")],
           description="Greedy generation repeated and across thread counts: share of byte-identical outputs.")
 def determinism_check(context: dg.AssetExecutionContext, config: DeterminismConfig, engine: EngineResource,
-                      storage: StorageResource, duckdb: DuckDBResource):
+                      storage: StorageResource, duckdb: WarehouseResource):
     from quantbench_assets.lib.engines.registry import open_engine
     from quantbench_assets.lib.measure.sampling import determinism_runs, summarize_determinism
 
     key = context.partition_key
-    try:
-        manifest = read_manifest(store_of(storage), key)
+    _, manifest = rung_or_fail(storage, key, "determinism_check")
+    with partition_failure("determinism_check", key, ValueError, KeyError):
         _, items = _items(config.tasks, config.items_per_task)
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        raise dg.Failure(description=f"determinism_check[{key}]: {e}") from None
     in_process = engine.kind == "llama_cpp"
     thread_counts = list(config.thread_counts) if in_process else [None]
     if not in_process:
@@ -75,7 +72,7 @@ def determinism_check(context: dg.AssetExecutionContext, config: DeterminismConf
     rows = determinism_runs(opener, items, reps=config.reps, thread_counts=thread_counts,
                             max_tokens=config.max_tokens, provenance=prov, log=context.log.info)
     summary = summarize_determinism(rows)
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "determinism_runs", pl.DataFrame(rows, infer_schema_length=None),
                                          {"variant": key})
         warehouse.replace_rows(con, "determinism_summary", pl.DataFrame(summary, infer_schema_length=None),
@@ -97,22 +94,20 @@ def determinism_check(context: dg.AssetExecutionContext, config: DeterminismConf
           description="Seeded repetitions at temperature 0.7: per-repetition metrics, CV per metric and the "
                       "repetitions needed for a stated precision.")
 def sampling_variance(context: dg.AssetExecutionContext, config: SamplingVarianceConfig, engine: EngineResource,
-                      storage: StorageResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+                      storage: StorageResource, duckdb: WarehouseResource) -> dg.MaterializeResult:
     from quantbench_assets.lib.measure.sampling import sampling_metrics, sampling_runs, variance_by_rung
 
     key = context.partition_key
-    try:
-        manifest = read_manifest(store_of(storage), key)
+    _, manifest = rung_or_fail(storage, key, "sampling_variance")
+    with partition_failure("sampling_variance", key, ValueError, KeyError):
         tasks, items = _items(config.tasks, config.items_per_task)
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        raise dg.Failure(description=f"sampling_variance[{key}]: {e}") from None
     with engine.open(manifest["path"]) as eng:
         prov = provenance(manifest, eng.build, eng.settings.as_dict(), datetime.now(timezone.utc).isoformat())
         rows = sampling_runs(eng, items, reps=config.reps, temperature=config.temperature, seed_base=config.seed_base,
                              max_tokens=config.max_tokens or None, provenance=prov, log=context.log.info)
     metrics = sampling_metrics(rows, tasks)
     by_rung = variance_by_rung(metrics, config.rel_precision)
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "sampling_samples", pl.DataFrame(rows, infer_schema_length=None),
                                          {"variant": key})
         warehouse.replace_rows(con, "sampling_metrics", pl.DataFrame(metrics, infer_schema_length=None), {"variant": key})
@@ -126,15 +121,15 @@ def sampling_variance(context: dg.AssetExecutionContext, config: SamplingVarianc
 @dg.asset(group_name="scoring", deps=[dg.AssetDep("sampling_variance")], pool="warehouse",
           description="Across rungs of each model: between-repetition vs between-rung variance and Levene's test "
                       "(median centre) of equal sampling spread between rungs.")
-def sampling_variance_across_rungs(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def sampling_variance_across_rungs(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
     from quantbench_assets.lib.measure.sampling import variance_across_rungs
 
-    with warehouse.connect(db_path(duckdb), read_only=True) as con:
+    with duckdb.connect(read_only=True) as con:
         if not warehouse.table_exists(con, "raw", "sampling_metrics"):
             raise dg.Failure(description="no sampling_metrics yet: materialize sampling_variance first")
         metrics = con.execute("select * from raw.sampling_metrics").pl()
     out = pl.DataFrame(variance_across_rungs(metrics.to_dicts()), infer_schema_length=None)
     out = out.with_columns(pl.lit("all").alias("scope"))
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "sampling_variance_across_rungs", out, {"scope": "all"})
     return dg.MaterializeResult(metadata={"rows": written})

@@ -11,16 +11,15 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.measure.hardware import capture_hardware, configured_price, memory_bandwidth
-from quantbench_assets.lib.gguf.rungs import provenance, read_manifest
+from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, md_table, store_of
+from ..common import md_table, partition_failure, rung_or_fail
 from ..partitions import variants
-from ..resources import EngineResource, StorageResource
+from ..resources import EngineResource, StorageResource, WarehouseResource
 
 
 def _now() -> str:
@@ -50,7 +49,7 @@ class HardwareConfig(dg.Config):
 @dg.asset(group_name="evaluation", pool="inference",
           description="This machine (CPU, cores, memory, GPU, hardware_id, hardware_class, its configured price) "
                       "and its memory bandwidth (probed once per machine).")
-def hardware_profile(context: dg.AssetExecutionContext, config: HardwareConfig, duckdb: DuckDBResource):
+def hardware_profile(context: dg.AssetExecutionContext, config: HardwareConfig, duckdb: WarehouseResource):
     profile = capture_hardware()
     hid = profile["hardware_id"]
     try:
@@ -60,7 +59,7 @@ def hardware_profile(context: dg.AssetExecutionContext, config: HardwareConfig, 
     # class and price are configuration: refreshed on every run, even when the bandwidth is kept
     current = {"hardware_class": profile["hardware_class"], "hardware_class_source": profile["hardware_class_source"],
                "price_usd_per_hour": price, "price_source": price_source, "profiled_at": _now()}
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         stored = None
         if warehouse.table_exists(con, "raw", "hardware"):
             stored = con.execute("select * from raw.hardware where hardware_id = ?", [hid]).pl()
@@ -79,7 +78,7 @@ def hardware_profile(context: dg.AssetExecutionContext, config: HardwareConfig, 
                "bandwidth_samples_gb_per_s": all_cores["samples_gb_per_s"] + one_core["samples_gb_per_s"],
                "bandwidth_array_bytes": all_cores["array_bytes"], "bandwidth_method": all_cores["method"],
                "probed_at": _now(), **current}
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         warehouse.replace_rows(con, "hardware", _frame([row]), {"hardware_id": hid})
     if price is None:
         context.log.warning(f"no price configured for this machine ({row['hardware_class']}): its speed has a cost "
@@ -123,17 +122,15 @@ SPEED_CHECKS = [
                       "machine's load (repeated once if loaded), roofline share. Re-measures on every run, by design: "
                       "a timing is a property of the machine at that moment, so it never comes from the sample cache.")
 def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: EngineResource,
-               storage: StorageResource, duckdb: DuckDBResource):
+               storage: StorageResource, duckdb: WarehouseResource):
     from quantbench_assets.lib.measure.speed import BenchSpec, decode_roofline, measure_speed, weight_bytes_read_per_token
 
     key = context.partition_key
     if engine.kind != "llama_cpp":
         raise dg.Failure(description=f"speed_runs drives llama.cpp's decode directly; engine kind {engine.kind!r} has no such path")
-    try:
-        manifest = read_manifest(store_of(storage), key)
+    _, manifest = rung_or_fail(storage, key, "speed_runs")
+    with partition_failure("speed_runs", key, ValueError):
         spec = BenchSpec(n_prompt=config.n_prompt, n_gen=config.n_gen, reps=config.reps, warmup=config.warmup)
-    except (FileNotFoundError, ValueError) as e:
-        raise dg.Failure(description=f"speed_runs[{key}]: {e}") from None
     settings = engine.settings()
     settings = replace(settings, n_threads=config.threads or settings.n_threads)
     hw = capture_hardware()
@@ -144,7 +141,7 @@ def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: E
     prov["hardware_id"], prov["hardware_class"] = hw["hardware_id"], hw["hardware_class"]
 
     samples = _frame([{**prov, **r} for r in result.sample_rows()])
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         bandwidth = _stored_bandwidth(con, hw["hardware_id"])
     weight_bytes = weight_bytes_read_per_token(manifest["path"])
     summary_rows = []
@@ -155,7 +152,7 @@ def speed_runs(context: dg.AssetExecutionContext, config: SpeedConfig, engine: E
                              "bandwidth_gb_per_s": bandwidth if roof else None,
                              "bandwidth_share_pct": roof.get("bandwidth_share_pct")})
     summary = _frame(summary_rows)
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         n_samples = warehouse.replace_rows(con, "speed_samples", samples, {"variant": key})
         warehouse.replace_rows(con, "speed_summary", summary, {"variant": key})
     if bandwidth is None:
@@ -205,14 +202,11 @@ class MemoryConfig(dg.Config):
           description="Peak RSS of loading this variant and running a fixed workload, in an isolated process. "
                       "Re-measures on every run, by design: memory is measured, never read from a cache.")
 def memory_probe(context: dg.AssetExecutionContext, config: MemoryConfig, engine: EngineResource,
-                 storage: StorageResource, duckdb: DuckDBResource):
+                 storage: StorageResource, duckdb: WarehouseResource):
     from quantbench_assets.lib.measure.memory import probe_memory
 
     key = context.partition_key
-    try:
-        manifest = read_manifest(store_of(storage), key)
-    except FileNotFoundError as e:
-        raise dg.Failure(description=f"memory_probe[{key}]: {e}") from None
+    _, manifest = rung_or_fail(storage, key, "memory_probe")
     hid = capture_hardware()["hardware_id"]
     rows = []
     for mmap in config.mmap_modes:
@@ -226,7 +220,7 @@ def memory_probe(context: dg.AssetExecutionContext, config: MemoryConfig, engine
         m.pop("pid")
         rows.append({**prov, **m, "hardware_id": hid})
     df = _frame(rows)
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "memory_probe", df, {"variant": key})
     mb = 1e6
     shown = [{"mmap": r["use_mmap"], "peak RSS MB": round(r["peak_rss_bytes"] / mb, 1),

@@ -13,7 +13,6 @@ from quantbench_assets.lib.reporting.site import SITE_MARTS
 from quantbench_assets.lib.gguf.ladder import PRECISION_ORDER
 
 from ..catalog.automation import DOWNSTREAM
-from ..common import warehouse_of
 from ..resources import WarehouseResource
 
 MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_decision_matrix", "fct_cost_per_million_tokens",
@@ -86,7 +85,7 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
                       "here, the full PNG in its `_full` entry.")
 def charts_png(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
     out_dir = paths.reports_dir() / "charts"
-    marts = read_marts(warehouse_of(duckdb))
+    marts = read_marts(duckdb)
     from quantbench_assets.lib.reporting import charts
 
     metadata, skipped = {}, {}
@@ -127,7 +126,7 @@ def quantbench_report(duckdb: WarehouseResource) -> dg.MaterializeResult:
     out = paths.reports_dir()
     charts_dir = out / "charts"
     drawn = {p.stem: f"charts/{p.name}" for p in sorted(charts_dir.glob("*.png"))}
-    text = build_report(read_marts(warehouse_of(duckdb)), drawn, "quantbench")
+    text = build_report(read_marts(duckdb), drawn, "quantbench")
     path = out / "report.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -142,7 +141,7 @@ class ExportConfig(dg.Config):
 @dg.asset(group_name="reports", deps=UPSTREAM, description="Every mart as a Parquet file (data/reports/parquet/).")
 def marts_parquet(config: ExportConfig, duckdb: WarehouseResource) -> dg.MaterializeResult:
     out = Path(config.out_dir) if config.out_dir else paths.reports_dir() / "parquet"
-    written = export_marts(warehouse_of(duckdb).path, out)
+    written = export_marts(duckdb.path, out)
     return dg.MaterializeResult(metadata={"tables": dg.MetadataValue.json(written), "folder": dg.MetadataValue.path(str(out))})
 
 
@@ -167,7 +166,7 @@ def results_site(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -
     from quantbench_assets.lib.reporting import site
 
     out = paths.reports_dir() / "site"
-    marts = site.read_marts(warehouse_of(duckdb).path)
+    marts = site.read_marts(duckdb.path)
     empty = sorted(m for m, df in marts.items() if df is None)
     for m in empty:
         context.log.warning(f"marts/{m} is absent or empty: the site says 'no data yet' in its place")
@@ -187,7 +186,7 @@ def dataset_export(duckdb: WarehouseResource) -> dg.MaterializeResult:
     from quantbench_assets.lib.reporting.dataset import export_dataset
 
     out = paths.reports_dir() / "dataset"
-    written = export_dataset(warehouse_of(duckdb).path, out)
+    written = export_dataset(duckdb.path, out)
     return dg.MaterializeResult(metadata={
         "folder": dg.MetadataValue.path(str(out)),
         "tables": dg.MetadataValue.json(written),

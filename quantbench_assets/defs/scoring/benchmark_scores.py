@@ -2,13 +2,13 @@
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.scoring.tr125 import score_mc_generation
 
-from ..common import db_path, md_table
+from ..common import md_table
 from ..partitions import variants
+from ..resources import WarehouseResource
 
 CHECKS = [
     dg.AssetCheckSpec("scores_match_samples", asset="benchmark_scores", blocking=True,
@@ -20,9 +20,9 @@ CHECKS = [
 
 @dg.asset(partitions_def=variants, group_name="scoring", deps=["benchmark_samples"], pool="warehouse",
           check_specs=CHECKS, description="Raw (exact letter) and rescored (regex) correctness per item.")
-def benchmark_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+def benchmark_scores(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
     key = context.partition_key
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         if not warehouse.table_exists(con, "raw", "benchmark_samples"):
             raise dg.Failure(description="no benchmark_samples table yet: materialize benchmark_samples first")
         samples = con.execute("select * from raw.benchmark_samples where variant = ?", [key]).pl()

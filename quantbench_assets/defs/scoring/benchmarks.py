@@ -5,7 +5,6 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.core import warehouse
@@ -14,9 +13,9 @@ from quantbench_assets.lib.scoring.tr125 import run_mc_generation
 from quantbench_assets.lib.tasks.benchmarks import TaskError, load_task
 from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, rung_or_fail
+from ..common import partition_failure, rung_or_fail
 from ..partitions import variants
-from ..resources import EngineResource, StorageResource
+from ..resources import EngineResource, StorageResource, WarehouseResource
 
 
 class BenchmarkConfig(dg.Config):
@@ -33,13 +32,11 @@ class BenchmarkConfig(dg.Config):
                 "without a chat template gets a few-shot completion prompt instead (prompt_method).",
 )
 def benchmark_samples(context: dg.AssetExecutionContext, config: BenchmarkConfig, engine: EngineResource,
-                      storage: StorageResource, duckdb: DuckDBResource):
+                      storage: StorageResource, duckdb: WarehouseResource):
     key = context.partition_key
     store, manifest = rung_or_fail(storage, key, "benchmark_samples")
-    try:
+    with partition_failure("benchmark_samples", key, TaskError):
         tasks = [load_task(name, config.size, config.limit) for name in config.tasks]
-    except TaskError as e:
-        raise dg.Failure(description=f"benchmark_samples[{key}]: {e}") from None
     rows: list[dict] = []
     cache = SampleCache(store.subdir("cache") / "samples.sqlite")
     try:
@@ -53,7 +50,7 @@ def benchmark_samples(context: dg.AssetExecutionContext, config: BenchmarkConfig
     finally:
         cache.close()
     df = pl.DataFrame(rows, infer_schema_length=None)
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "benchmark_samples", df, {"variant": key})
     expected = sum(len(t.items) for t in tasks)
     empty = df.filter(pl.col("output").is_null()).height

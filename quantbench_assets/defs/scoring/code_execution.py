@@ -3,13 +3,13 @@ sandbox (lib.sandbox), per variant. pass@1 per rung with its Wilson interval is 
 fct_code_pass_at_1."""
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.core import warehouse
 
-from ..common import db_path, md_table
+from ..common import md_table
 from ..partitions import variants
+from ..resources import WarehouseResource
 
 CODE_TASK = "code_generation"
 
@@ -25,12 +25,12 @@ class CodeExecutionConfig(dg.Config):
           check_specs=[dg.AssetCheckSpec("every_code_sample_executed", asset="code_execution", blocking=True)],
           description="code_generation completions run against their asserts in a sandbox: pass/fail and "
                       "failure kind (syntax, assertion, exception, timeout, resource limit, blocked call).")
-def code_execution(context: dg.AssetExecutionContext, config: CodeExecutionConfig, duckdb: DuckDBResource):
+def code_execution(context: dg.AssetExecutionContext, config: CodeExecutionConfig, duckdb: WarehouseResource):
     from quantbench_assets.lib.tasks.generation import load_generation_task
     from quantbench_assets.lib.scoring.sandbox import SandboxLimits, execute_samples
 
     key = context.partition_key
-    with warehouse.connect(db_path(duckdb), read_only=True) as con:
+    with duckdb.connect(read_only=True) as con:
         if not warehouse.table_exists(con, "raw", "generation_samples"):
             raise dg.Failure(description="no generation_samples table yet: materialize generation_samples first")
         samples = con.execute("select * from raw.generation_samples where variant = ? and task = ?",
@@ -48,7 +48,7 @@ def code_execution(context: dg.AssetExecutionContext, config: CodeExecutionConfi
                            file_bytes=config.file_mb * 2**20)
     rows = execute_samples(samples.to_dicts(), items, limits, log=context.log.info)
     df = pl.DataFrame(rows, infer_schema_length=None)
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "code_execution", df, {"variant": key})
     outcome = df.group_by(pl.col("failure_kind").fill_null("pass")).len().sort("failure_kind")
     executed = df.filter(pl.col("passed").is_not_null())

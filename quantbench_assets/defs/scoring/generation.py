@@ -4,16 +4,15 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.core import schemas, warehouse
 from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, md_table, rung_or_fail
+from ..common import md_table, partition_failure, rung_or_fail
 from ..partitions import variants
-from ..resources import EngineResource, StorageResource
+from ..resources import EngineResource, StorageResource, WarehouseResource
 
 DEFAULT_TASKS = ["summarization", "qa", "code_generation", "creative_writing", "classification",
                  "product_descriptions", "e2e_brief_text", "e2e_brief_json", "e2e_mid_text", "e2e_mid_json",
@@ -41,15 +40,13 @@ def load_tasks(config: GenerationConfig) -> dict:
 @dg.asset(partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
           description="Outputs of the generation tasks (free and grammar-constrained for JSON), with timings.")
 def generation_samples(context: dg.AssetExecutionContext, config: GenerationConfig, engine: EngineResource,
-                       storage: StorageResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+                       storage: StorageResource, duckdb: WarehouseResource) -> dg.MaterializeResult:
     from quantbench_assets.lib.scoring.generation import run_generation
 
     key = context.partition_key
     store, manifest = rung_or_fail(storage, key, "generation_samples")
-    try:
+    with partition_failure("generation_samples", key, ValueError):
         tasks = load_tasks(config)
-    except ValueError as e:
-        raise dg.Failure(description=f"generation_samples[{key}]: {e}") from None
     cache = SampleCache(store.subdir("cache") / "samples.sqlite")
     rows: list[dict] = []
     try:
@@ -60,7 +57,7 @@ def generation_samples(context: dg.AssetExecutionContext, config: GenerationConf
     finally:
         cache.close()
     df = pl.DataFrame(rows, infer_schema_length=None)
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "generation_samples", df, {"variant": key})
     return dg.MaterializeResult(metadata={"rows": written, "cache_hits": cache.hits, "cache_misses": cache.misses,
                                           "tasks": dg.MetadataValue.json({k: len(t.items) for k, t in tasks.items()})})
@@ -69,12 +66,12 @@ def generation_samples(context: dg.AssetExecutionContext, config: GenerationConf
 @dg.asset(partitions_def=variants, group_name="scoring", deps=["generation_samples"], pool="warehouse",
           check_specs=[dg.AssetCheckSpec("every_sample_scored", asset="generation_scores", blocking=True)],
           description="ROUGE, BLEU, BERTScore, SemScore, length, repetition, refusal, E2E facts and JSON metrics.")
-def generation_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+def generation_scores(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
     from quantbench_assets.lib.scoring.generation import score_generation, summarize
     from quantbench_assets.lib.scoring.metrics import MetricModels
 
     key = context.partition_key
-    with warehouse.connect(db_path(duckdb), read_only=True) as con:
+    with duckdb.connect(read_only=True) as con:
         if not warehouse.table_exists(con, "raw", "generation_samples"):
             raise dg.Failure(description="no generation_samples table yet: materialize generation_samples first")
         samples = con.execute("select * from raw.generation_samples where variant = ?", [key]).pl()
@@ -89,7 +86,7 @@ def generation_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
         raise dg.Failure(description=f"generation_scores[{key}]: stored samples not in the task data: {missing[:3]}")
     scores = schemas.frame("generation_scores", score_generation(samples.to_dicts(), tasks, MetricModels()))
     summary_rows = schemas.frame("generation_summary", summarize(scores.to_dicts()))
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "generation_scores", scores, {"variant": key})
         warehouse.replace_rows(con, "generation_summary", summary_rows, {"variant": key})
     summary = scores.group_by("task", "decoding", "metric").agg(pl.len().alias("n"),

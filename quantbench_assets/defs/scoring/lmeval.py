@@ -10,16 +10,15 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, md_table, rung_or_fail
+from ..common import md_table, partition_failure, rung_or_fail
 from ..partitions import variants
-from ..resources import EngineResource, StorageResource
+from ..resources import EngineResource, StorageResource, WarehouseResource
 
 TABLES = {"samples": "lmeval_samples", "scores": "lmeval_scores", "metrics": "lmeval_metrics"}
 
@@ -62,7 +61,7 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
                 "per-request, per-item and per-task rows (raw.lmeval_samples, lmeval_scores, lmeval_metrics).",
 )
 def lmeval_samples(context: dg.AssetExecutionContext, config: LmEvalConfig, engine: EngineResource,
-                   storage: StorageResource, duckdb: DuckDBResource):
+                   storage: StorageResource, duckdb: WarehouseResource):
     from quantbench_assets.lib.tasks.lmeval import QuantbenchLM  # lm-eval imports in ~3 s
     from quantbench_assets.lib.tasks.lmeval_runs import lmeval_rows, run_tasks
 
@@ -74,16 +73,14 @@ def lmeval_samples(context: dg.AssetExecutionContext, config: LmEvalConfig, engi
             settings = eng.settings.as_dict()
             prov = provenance(manifest, eng.build, settings, datetime.now(timezone.utc).isoformat())
             lm = QuantbenchLM(engine=eng, cache=cache, key_parts={"gguf": manifest["sha256"], "build": eng.build})
-            try:
+            with partition_failure("lmeval_samples", key, KeyError, FileNotFoundError, ValueError):
                 run = run_tasks(lm, config.tasks, config.include_path, config.num_fewshot, config.fewshot_seed,
                                 config.subset, config.n, config.seed, config.limit, config.bootstrap_iters)
-            except (KeyError, FileNotFoundError, ValueError) as e:
-                raise dg.Failure(description=f"lmeval_samples[{key}]: {e}") from None
             tables = lmeval_rows(run, lm.request_log, prov)
     finally:
         cache.close()
     written = {name: 0 for name in TABLES}
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         for name, table in TABLES.items():
             df = _frame(tables[name])
             for task in run["tasks"]:

@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from quantbench_assets.lib.core import schemas, warehouse
@@ -20,9 +19,9 @@ from quantbench_assets.lib.scoring.scorers import run_scorer
 from quantbench_assets.lib.tasks.benchmarks import SCORERS_BY_FORMAT, TaskError, load_task
 from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import db_path, md_table, rung_or_fail
+from ..common import md_table, partition_failure, rung_or_fail
 from ..partitions import variants
-from ..resources import EngineResource, StorageResource
+from ..resources import EngineResource, StorageResource, WarehouseResource
 
 SAMPLES_TABLE = "standard_benchmark_samples"
 SCORES_TABLE = "standard_benchmark_scores"
@@ -58,13 +57,11 @@ def plan(config: StandardBenchmarkConfig) -> list[tuple]:
                 "loglikelihoods, letter logits or generations per item, with tokens, timings, provenance.",
 )
 def standard_benchmark_samples(context: dg.AssetExecutionContext, config: StandardBenchmarkConfig,
-                               engine: EngineResource, storage: StorageResource, duckdb: DuckDBResource):
+                               engine: EngineResource, storage: StorageResource, duckdb: WarehouseResource):
     key = context.partition_key
     store, manifest = rung_or_fail(storage, key, "standard_benchmark_samples")
-    try:
+    with partition_failure("standard_benchmark_samples", key, TaskError):
         pairs = plan(config)
-    except TaskError as e:
-        raise dg.Failure(description=f"standard_benchmark_samples[{key}]: {e}") from None
     if not pairs:
         raise dg.Failure(description=f"standard_benchmark_samples[{key}]: no task admits scorers {config.scorers}")
     rows: list[dict] = []
@@ -82,7 +79,7 @@ def standard_benchmark_samples(context: dg.AssetExecutionContext, config: Standa
     finally:
         cache.close()
     df = schemas.frame(SAMPLES_TABLE, rows)  # every declared column: MC-only runs have no text columns
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         written = warehouse.replace_rows(con, SAMPLES_TABLE, df, {"variant": key})
     expected = sum(len(t.items) for t, _ in pairs)
     missing = df.filter(pl.col("choice_loglikelihoods").is_null() & pl.col("output").is_null()).height
@@ -115,9 +112,9 @@ SCORE_CHECKS = [
 @dg.asset(partitions_def=variants, group_name="scoring", deps=["standard_benchmark_samples"], pool="warehouse",
           check_specs=SCORE_CHECKS,
           description="acc / acc_norm / MC2 / exact match / IFEval strict and loose per item, from stored samples.")
-def standard_benchmark_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+def standard_benchmark_scores(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
     key = context.partition_key
-    with warehouse.connect(db_path(duckdb)) as con:
+    with duckdb.connect() as con:
         if not warehouse.table_exists(con, "raw", SAMPLES_TABLE):
             raise dg.Failure(description=f"no {SAMPLES_TABLE} table yet: materialize standard_benchmark_samples first")
         samples = con.execute(f"select * from raw.{SAMPLES_TABLE} where variant = ?", [key]).pl()

@@ -13,7 +13,6 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from quantbench_assets.lib.core import paths
 
-from ..common import warehouse_of
 from ..resources import WarehouseResource
 
 # Set-up prepares the manifest (`dbt parse`); under `dagster dev` it is refreshed on load. Nothing
@@ -60,11 +59,10 @@ def quantbench_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckd
     # The warehouse file comes from the duckdb resource through a profile written for this run, so the
     # dbt build and the Python assets always share one file (and no environment variable is changed).
     profiles = Path(tempfile.mkdtemp(prefix="quantbench-dbt-profile-"))
-    db = warehouse_of(duckdb)
-    (profiles / "profiles.yml").write_text(PROFILE.format(path=db.path.resolve().as_posix()))
+    (profiles / "profiles.yml").write_text(PROFILE.format(path=duckdb.path.resolve().as_posix()))
     # dbt opens the file itself, so this process holds the lock alone, around the whole build
-    with db.lock():
-        missing = missing_sources(dbt_project.manifest_path, db.path)
+    with duckdb.lock():
+        missing = missing_sources(dbt_project.manifest_path, duckdb.path)
         args = ["build", "--profiles-dir", str(profiles)]
         if missing:
             # A source whose producing asset has not run yet (e.g. no HTTP-engine study) has no table:

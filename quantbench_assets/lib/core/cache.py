@@ -6,6 +6,11 @@ and build instead (lib/measure/perplexity.py). Every path reads and writes it th
 in lib/core/samples.py.
 SQLite in WAL mode, one commit per sample: a kill -9 loses at most the sample in flight, and several
 processes (parallel partitions) can write at once without the warehouse's single-writer limit.
+
+In a shared (remote) artifact store SQLite cannot be shared (its locks need one machine's filesystem):
+the file stays in this machine's mirror, and each sample is also an object of the store, at
+<cache folder>/samples/<key[:2]>/<key>.json beside the file, content-addressed by its key. A miss here
+reads the store before it counts as a miss, so a sample computed on any machine is computed once.
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
+
+from .store import store_for
 
 
 # Bump when what a cached sample records changes (v2: completion_tokens counts sampled tokens only).
@@ -34,9 +41,17 @@ class SampleCache:
         self._con.execute("create table if not exists samples (key text primary key, value text not null)")
         self.hits = 0
         self.misses = 0
+        self._store = store_for(self.path)  # None: a folder store, the SQLite file is all there is
+        if self._store is not None:
+            self._objects = self.path.parent.resolve().relative_to(self._store.root).as_posix() + "/samples"
 
     def get(self, key: str) -> dict | None:
         row = self._con.execute("select value from samples where key = ?", (key,)).fetchone()
+        if row is None and self._store is not None:
+            blob = self._store.read_object(f"{self._objects}/{key[:2]}/{key}.json")
+            if blob is not None:
+                row = (blob.decode(),)
+                self._con.execute("insert or replace into samples (key, value) values (?, ?)", (key, row[0]))
         if row is None:
             self.misses += 1
             return None
@@ -44,7 +59,10 @@ class SampleCache:
         return json.loads(row[0])
 
     def put(self, key: str, value: dict) -> None:
-        self._con.execute("insert or replace into samples (key, value) values (?, ?)", (key, json.dumps(value)))
+        blob = json.dumps(value)
+        self._con.execute("insert or replace into samples (key, value) values (?, ?)", (key, blob))
+        if self._store is not None:
+            self._store.write_object(f"{self._objects}/{key[:2]}/{key}.json", blob.encode())
 
     def close(self) -> None:
         self._con.close()

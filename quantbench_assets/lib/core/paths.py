@@ -74,6 +74,23 @@ def artifacts_dir() -> Path:
     return _env_path("QUANTBENCH_ARTIFACTS_DIR", lambda: data_dir() / "artifacts")
 
 
+def artifacts_location() -> Path | str:
+    """Where the artifact store is: QUANTBENCH_ARTIFACTS_URL (a folder, a file:// URL or any fsspec URL
+    such as s3://bucket/prefix, shared by every machine), else the folder artifacts_dir()."""
+    return os.environ.get("QUANTBENCH_ARTIFACTS_URL") or artifacts_dir()
+
+
+def artifacts_cache_dir() -> Path:
+    """A remote artifact store's local mirror on this machine (GGUFs llama.cpp loads, caches read)."""
+    return _env_path("QUANTBENCH_ARTIFACTS_CACHE", lambda: data_dir() / "artifacts-cache")
+
+
+def warehouse_parts() -> str | None:
+    """QUANTBENCH_WAREHOUSE_PARTS: a folder or fsspec URL that turns on the many-writer warehouse mode
+    (raw rows as Parquet files there, lib/core/warehouse.py); unset: the single DuckDB file."""
+    return os.environ.get("QUANTBENCH_WAREHOUSE_PARTS") or None
+
+
 def incoming_dir() -> Path:
     """Drop folder: a GGUF placed here becomes a `local` model."""
     return _env_path("QUANTBENCH_INCOMING_DIR", lambda: data_dir() / "models" / "incoming")
@@ -103,8 +120,8 @@ def dagster_home() -> Path:
 # The project files an installed package ships and `quantbench init` copies: the inputs under dbt/ and
 # data/, never what runs write (model files, the warehouse, reports, dbt's target/ and logs/).
 PROJECT_DIRS = ("dbt", "data")
-NOT_SHIPPED = {"target", "logs", "dbt_packages", ".user.yml", "artifacts", "warehouse", "reports", "results",
-               "incoming", "__pycache__", ".gitkeep"}
+NOT_SHIPPED = {"target", "logs", "dbt_packages", ".user.yml", "artifacts", "artifacts-cache", "warehouse", "reports",
+               "results", "incoming", "__pycache__", ".gitkeep"}
 NOT_SHIPPED_SUFFIXES = (".gguf", ".duckdb", ".wal", ".lock", ".pyc")
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import polars as pl
 
 from . import schemas
+from .warehouse_parts import parts_root, write_part
 
 
 def replace_table(con, table: str, df: pl.DataFrame, schema: str = "raw") -> int:
     """Replace `schema.table` with `df`, cast to the table's declared columns, in one transaction."""
     declared = schemas.columns(schema, table)
     df = schemas.complete(schemas.conform(df, schema, table, declared), declared)
+    root = parts_root(con)
+    if root is not None:  # many-writer mode: the whole table is one part file
+        return write_part(con, root, schema, table, df, {})
     cols = ", ".join(f'"{c}" {t}' for c, t in declared.items())
     con.execute(f'create schema if not exists "{schema}"')
     con.register("_snapshot", df.to_arrow())

@@ -9,6 +9,14 @@ Every raw table's columns and types are declared once, in lib/core/schemas.py. T
 incoming frame to that declaration (an all-null column lands with its declared type, not as
 INTEGER) and refuse a column that is not declared or whose values are of another kind, naming the
 table, the column, the declared type and the type received.
+
+Many-writer mode (a parts root: QUANTBENCH_WAREHOUSE_PARTS or WarehouseResource.parts, a folder or an
+fsspec URL; off by default): writers never open the DuckDB file. A partition's rows become one Parquet
+file, <root>/raw/<table>/<key>=<value>/.../part.parquet, written under a temporary name and moved over
+the old one, so re-running a partition replaces it and a reader sees the old file or the new one.
+Connections are in-memory DuckDB with raw.<table> as views over those files (read_parquet), so any
+number of processes, on any machine that reaches the root, write and query at once. load_parts()
+makes the same views in the DuckDB file for dbt, idempotently (warehouse_parts.py holds this mode).
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ import polars as pl
 from filelock import FileLock
 
 from . import schemas
+from . import warehouse_parts as parts
 
 LOCK_TIMEOUT_S = 1800
 
@@ -61,7 +70,8 @@ def _ensure_table(con, schema: str, table: str, declared: Mapping[str, str]) -> 
 def replace_rows(con, table: str, df: pl.DataFrame, where: dict[str, object], schema: str = "raw",
                  columns: Mapping[str, str] | None = None) -> int:
     """Replace the rows matching `where` (e.g. {"variant": key}) with `df`, atomically.
-    `columns`: the declaration of a table outside lib/core/schemas.py (tests' scratch tables)."""
+    `columns`: the declaration of a table outside lib/core/schemas.py (tests' scratch tables).
+    On a many-writer connection the partition becomes a Parquet file instead (warehouse_parts.py)."""
     if df.height == 0:
         raise ValueError(f"refusing to write 0 rows to {schema}.{table} for {where}")
     declared = columns if columns is not None else schemas.columns(schema, table)
@@ -69,6 +79,9 @@ def replace_rows(con, table: str, df: pl.DataFrame, where: dict[str, object], sc
     for col, val in where.items():
         if col not in df.columns or df[col].n_unique() != 1 or df[col][0] != val:
             raise ValueError(f"every row written to {schema}.{table} must have {col} = {val!r}")
+    root = parts.parts_root(con)
+    if root is not None:
+        return parts.write_part(con, root, schema, table, schemas.complete(df, declared), where)
     _ensure_table(con, schema, table, declared)
     cond = " and ".join(f'"{c}" = ?' for c in where)
     con.execute("begin transaction")

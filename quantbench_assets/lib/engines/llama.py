@@ -27,7 +27,7 @@ class EngineSettings:
     use_mmap: bool = True
     n_gpu_layers: int = 0
     main_gpu: int = 0
-    logits_all: bool = False  # True for loglikelihood scoring (n_ctx x vocab floats of memory)
+    logits_all: bool = False  # True for token_logprobs (every row kept: n_ctx x vocab floats); loglikelihood asks for its rows
     # llama.cpp's "extra buffer types" (AMX / repacked weights). Off by default: on these machines'
     # AMX CPUs a native build of 0.3.36 segfaults in ggml_backend_amx_mul_mat on any multi-token
     # batch (gdb backtrace, 2026-11-22); off also avoids the repack copy that inflates RSS
@@ -112,6 +112,11 @@ def row_log_softmax(row: np.ndarray) -> np.ndarray:
     return row - (m + np.log(np.exp(row - m).sum()))
 
 
+# Fewest tokens a scoring decode runs (LlamaCppEngine.loglikelihood): below ~16 llama.cpp's CPU
+# matmuls take another path, whose numbers differ.
+MIN_BATCH = 32
+
+
 @contextmanager
 def model_params(use_extra_bufts: bool):
     """Llama() exposes no switch for use_extra_bufts: set it on the defaults it starts from."""
@@ -171,16 +176,17 @@ class LlamaCppEngine(Engine):
         self.load_ms = (time.perf_counter() - t0) * 1000
         self._build = engine_build_string()
         self._vocab = self.llm.n_vocab()
-        self._common = 0
+        self._evaluated = 0
 
     @property
     def build(self) -> str:
         return self._build
 
     @property
-    def last_reused_tokens(self) -> int:
-        """Tokens the last evaluation kept from the context's cache (prefix reuse)."""
-        return self._common
+    def last_evaluated_tokens(self) -> int:
+        """Tokens the last prompt evaluation or loglikelihood call (all its requests) ran through the
+        model; the rest came from the context's cache (prefix reuse)."""
+        return self._evaluated
 
     # --- tokens -----------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
@@ -218,14 +224,13 @@ class LlamaCppEngine(Engine):
             max_tokens = max(1, self.settings.n_ctx - len(prompt_tokens))
         if max_tokens < 1 or len(prompt_tokens) >= self.settings.n_ctx:
             raise ValueError(f"prompt of {len(prompt_tokens)} tokens does not fit n_ctx={self.settings.n_ctx}")
-        held_before = self.llm.n_tokens
         t0 = time.perf_counter()
         # Evaluate the prompt ourselves (reusing any cached prefix) and synchronize, so the prompt time
         # is measured; create_completion then finds the prompt cached and starts sampling at once.
         self._eval_reusing_prefix(prompt_tokens)
         llama_cpp.llama_synchronize(self.llm._ctx.ctx)
         prompt_ms = (time.perf_counter() - t0) * 1000
-        evaluated = len(prompt_tokens) - min(held_before, self._common)
+        evaluated = self._evaluated
         llama_cpp.llama_perf_context_reset(self.llm._ctx.ctx)
         ttft = None
         pieces: list[str] = []
@@ -269,11 +274,10 @@ class LlamaCppEngine(Engine):
         )
 
     # --- scoring ------------------------------------------------------------------------------
-    def _eval_reusing_prefix(self, tokens: list[int], fresh_last: bool = True) -> None:
-        """Evaluate `tokens`, keeping whatever leading part the context already holds.
-
-        fresh_last: re-evaluate the last token even when cached, so the context's current logits
-        belong to it (needed before sampling; loglikelihood with logits_all reads stored rows)."""
+    def _eval_reusing_prefix(self, tokens: list[int]) -> None:
+        """Evaluate `tokens`, keeping whatever leading part the context already holds. The last token
+        is evaluated again even when cached, so the context's current logits belong to it (sampling
+        starts from them)."""
         llm = self.llm
         held = llm.n_tokens
         common = 0
@@ -282,12 +286,10 @@ class LlamaCppEngine(Engine):
             limit = min(held, len(tokens))
             while common < limit and prev[common] == tokens[common]:
                 common += 1
-        if common == len(tokens) and (fresh_last or not self.settings.logits_all):
-            common -= 1  # re-evaluate the last token so its logits are fresh (and sampling can start)
-        self._common = common
+        common = min(common, len(tokens) - 1)
+        self._evaluated = len(tokens) - common
         llm.n_tokens = common
-        if common < len(tokens):
-            llm.eval(tokens[common:])
+        llm.eval(tokens[common:])
 
     def _row(self, i: int) -> np.ndarray:
         """Logits after position i (i.e. the distribution of token i+1)."""
@@ -303,37 +305,77 @@ class LlamaCppEngine(Engine):
         over = len(full) - self.settings.n_ctx
         return full[over:] if over > 0 else full
 
+    def _request_tokens(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """(conditioning tokens, continuation tokens) of one request, fitted to the window."""
+        # lm-eval moves trailing spaces of the context onto the continuation
+        n_spaces = len(context) - len(context.rstrip(" "))
+        if n_spaces:
+            continuation = context[-n_spaces:] + continuation
+            context = context[:-n_spaces]
+        ctx = self.tokenize(context, add_bos=True)
+        whole = self.tokenize(context + continuation, add_bos=True)
+        if not ctx:
+            # An empty context (models that add no BOS) would leave nothing to condition on:
+            # condition on BOS, else EOS, as lm-eval's prefix_token_id does.
+            prefix = self.llm.token_bos() if self.llm.token_bos() >= 0 else self.llm.token_eos()
+            ctx, whole = [prefix], [prefix] + whole
+        cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else self.tokenize(continuation, add_bos=False)
+        if not cont:
+            raise ValueError(f"empty continuation for context ending {context[-40:]!r}")
+        full = self._fit(ctx, cont)
+        if len(full) <= len(cont):
+            raise ValueError(f"a continuation of {len(cont)} tokens leaves no context in n_ctx={self.settings.n_ctx}")
+        return full[: len(full) - len(cont)], cont
+
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[LoglikelihoodResult]:
-        if not self.settings.logits_all:
-            raise RuntimeError("loglikelihood needs an engine opened with logits_all=True")
-        out = []
+        """log p(continuation | context) per request. A context shared with the previous request (a
+        multiple-choice item's choices) stays in the KV cache, and llama.cpp computes an output row
+        only where a continuation token is predicted (logits_all would compute a vocabulary-wide row
+        at every position: ~21% of SmolLM2's work per token).
+
+        Each request is evaluated on the same KV cells and in a decode of at least MIN_BATCH tokens
+        (where it has that many): llama.cpp's CPU kernels change with the batch size (a decode of
+        fewer than ~16 tokens takes another matmul path) and its attention sums with the cell layout,
+        and on these models either moved a loglikelihood by up to 0.4 nats. So a request's number
+        does not depend on which requests came before it or were scored with it."""
+        out, evaluated = [], 0
         for context, continuation in requests:
-            # lm-eval moves trailing spaces of the context onto the continuation
-            n_spaces = len(context) - len(context.rstrip(" "))
-            if n_spaces:
-                continuation = context[-n_spaces:] + continuation
-                context = context[:-n_spaces]
-            ctx = self.tokenize(context, add_bos=True)
-            whole = self.tokenize(context + continuation, add_bos=True)
-            if not ctx:
-                # An empty context (models that add no BOS) would leave nothing to condition on:
-                # condition on BOS, else EOS, as lm-eval's prefix_token_id does.
-                prefix = self.llm.token_bos() if self.llm.token_bos() >= 0 else self.llm.token_eos()
-                ctx, whole = [prefix], [prefix] + whole
-            cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else self.tokenize(continuation, add_bos=False)
-            if not cont:
-                raise ValueError(f"empty continuation for context ending {context[-40:]!r}")
-            full = self._fit(ctx, cont)
-            self._eval_reusing_prefix(full, fresh_last=False)
-            start = len(full) - len(cont)
-            lps, greedy = [], True
-            for j, tok in enumerate(cont):
-                row = self._row(start + j - 1)
-                lp = row_log_softmax(row)
-                lps.append(float(lp[tok]))
-                greedy = greedy and int(np.argmax(row)) == tok
-            out.append(LoglikelihoodResult(sum(lps), greedy, len(cont), lps))
+            out.append(self._score(*self._request_tokens(context, continuation)))
+            evaluated += self._evaluated
+        self._evaluated = evaluated  # the call's total
         return out
+
+    def _score(self, prefix: list[int], cont: list[int]) -> LoglikelihoodResult:
+        llm, n_vocab = self.llm, self._vocab
+        held, common = llm.n_tokens, 0
+        while common < min(held, len(prefix)) and llm.input_ids[common] == prefix[common]:
+            common += 1
+        # the context's last row is not kept: evaluate it again, with enough context for a full batch
+        start = max(0, min(common, len(prefix) - 1, len(prefix) + len(cont) - 1 - MIN_BATCH))
+        tokens = prefix[start:] + cont[:-1]  # a continuation's last token predicts nothing: not decoded
+        first_row = len(prefix) - 1 - start  # the row predicting the continuation's first token
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        lps: list[float] = []
+        greedy = True
+        for at in range(0, len(tokens), llm.n_batch):
+            chunk = tokens[at: at + llm.n_batch]
+            llm._batch.set_batch(chunk, n_past=start + at, logits_all=False)
+            wanted = [at + j >= first_row for j in range(len(chunk))]
+            for j, w in enumerate(wanted):
+                llm._batch.batch.logits[j] = w
+            llm._ctx.decode(llm._batch)
+            k = sum(wanted)
+            if not k:
+                continue
+            rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(k, n_vocab))  # in batch order
+            for row in rows:
+                tok = cont[len(lps)]
+                lps.append(float(row_log_softmax(row)[tok]))
+                greedy = greedy and int(np.argmax(row)) == tok
+        llm.input_ids[start: start + len(tokens)] = tokens
+        llm.n_tokens = start + len(tokens)
+        self._evaluated = len(tokens)
+        return LoglikelihoodResult(sum(lps), greedy, len(cont), lps)
 
     def next_token_logprobs(self, prompt: str, candidates: Sequence[str]) -> list[float]:
         """One forward pass over the prompt; log p(first token of each candidate)."""

@@ -79,7 +79,7 @@ def build_rung(base: StoredFile, base_quant: str, quant: str, store: ArtifactSto
     method = f"requantized from {base_quant}"
     # llama.cpp's quantizer is deterministic for a given input and version: reuse an earlier build.
     index = _index_path(store, base, quant)
-    if index.exists():
+    if store.fetch(index):
         cached = store.get(json.loads(index.read_text())["sha256"])
         if cached is not None:
             return Rung(cached, read_gguf(cached.path), quant, method)
@@ -106,4 +106,5 @@ def build_rung(base: StoredFile, base_quant: str, quant: str, store: ArtifactSto
         partial.unlink(missing_ok=True)
     info.path = str(stored.path)
     index.write_text(json.dumps({"sha256": stored.sha256, "base_sha256": base.sha256, "quant": quant}))
+    store.publish(index)
     return Rung(stored, info, quant, method)

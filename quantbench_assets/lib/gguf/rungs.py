@@ -35,14 +35,20 @@ def write_manifest(store: ArtifactStore, variant: str, manifest: dict) -> Path:
     tmp = path.with_suffix(".json.partial")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     os.replace(tmp, path)
+    store.publish(path)  # a shared store: every machine reads the same manifest
     return path
 
 
 def read_manifest(store: ArtifactStore, variant: str) -> dict:
     path = manifest_path(store, variant)
-    if not path.exists():
+    if not store.fetch(path):
         raise FileNotFoundError(f"variant {variant!r} has not been built: no {path} (materialize gguf_variant first)")
     manifest = json.loads(path.read_text())
+    if store.url and not Path(manifest["path"]).exists():
+        # "path" is where the building machine keeps the file: here it is this machine's mirror copy
+        stored = store.get(manifest["sha256"])
+        if stored is not None:
+            manifest["path"] = str(stored.path)
     if not Path(manifest["path"]).exists():
         raise FileNotFoundError(f"variant {variant!r}: its GGUF {manifest['path']} is missing; rebuild gguf_variant")
     if any(k not in manifest for k in TYPE_KEYS):

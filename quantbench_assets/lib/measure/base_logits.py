@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.store import ArtifactStore
+from ..core.store import ArtifactStore, publish_stored
 from .kld_cache import Tail
 from .ppl_math import BaseWindow, Normalizer, base_window
 from .ppl_windows import METHOD_VERSION, PerplexitySettings, Windows, window_logits
@@ -79,7 +79,10 @@ def cache_key(base_sha256: str, settings: PerplexitySettings, corpus_sha256: str
 
 
 def cache_path(store: ArtifactStore, key: str) -> Path:
-    return store.subdir("logits", key[:2]) / f"{key}.npz"
+    """The cache's file, downloaded into the mirror when a shared (remote) store already has it."""
+    path = store.subdir("logits", key[:2]) / f"{key}.npz"
+    store.fetch(path)
+    return path
 
 
 def save_base_logits(path: Path, cache: BaseLogits) -> int:
@@ -94,6 +97,7 @@ def save_base_logits(path: Path, cache: BaseLogits) -> int:
     tmp = path.with_suffix(".npz.partial")
     tmp.write_bytes(buf.getvalue())
     os.replace(tmp, path)
+    publish_stored(path)  # other machines of a shared store reuse it
     return path.stat().st_size
 
 

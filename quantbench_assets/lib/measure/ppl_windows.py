@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.store import ArtifactStore
+from ..core.store import ArtifactStore, publish_stored
 
 CORPUS_NAME = "wikitext2_raw_test"
 CORPUS_RELPATH = Path("wikitext2") / "wiki.test.raw"  # under the benchmarks folder
@@ -89,7 +89,9 @@ def tokens_key(gguf_sha256: str, corpus_sha256: str, engine_build: str) -> str:
 
 
 def tokens_path(store: ArtifactStore, key: str) -> Path:
-    return store.subdir("tokens", key[:2]) / f"{key}.npz"
+    path = store.subdir("tokens", key[:2]) / f"{key}.npz"
+    store.fetch(path)  # a shared store's copy, when another machine tokenized it
+    return path
 
 
 def save_tokens(path: Path, ct: CorpusTokens) -> None:
@@ -99,6 +101,7 @@ def save_tokens(path: Path, ct: CorpusTokens) -> None:
     tmp = path.with_suffix(".npz.partial")
     tmp.write_bytes(buf.getvalue())
     os.replace(tmp, path)
+    publish_stored(path)
 
 
 def load_tokens(path: Path) -> CorpusTokens:

@@ -100,10 +100,8 @@ def generation_prompt(item: GenItem, task: Task, engine: Engine | None = None, c
 def _evaluated_tokens(engine: Engine) -> int | None:
     """Tokens the engine evaluated for its last request; the rest came from its KV cache
     (engines without a local context, e.g. over HTTP, report None)."""
-    llm, common = getattr(engine, "llm", None), getattr(engine, "last_reused_tokens", None)
-    if llm is None or common is None:
-        return None
-    return int(llm.n_tokens) - int(common)
+    n = getattr(engine, "last_evaluated_tokens", None)
+    return None if n is None else int(n)
 
 
 def _n_tokens(engine: Engine, text: str) -> int | None:
@@ -136,14 +134,12 @@ def _gold(item: MCItem | GenItem) -> str:
 def _infer_loglikelihood(engine: Engine, item: MCItem, spec: TaskSpec) -> dict:
     context, continuations = cloze_request(item, spec)
     t0 = time.perf_counter()
-    lls, n_tok, greedy, evaluated = [], [], [], 0
-    for cont in continuations:  # one request at a time: the context stays cached between choices
-        (r,) = engine.loglikelihood([(context, cont)])
-        lls.append(r.logprob)
-        n_tok.append(r.n_tokens)
-        greedy.append(r.is_greedy)
-        e = _evaluated_tokens(engine)
-        evaluated = None if e is None or evaluated is None else evaluated + e
+    # All choices in one call: the engine evaluates the shared context once for them
+    results = engine.loglikelihood([(context, cont) for cont in continuations])
+    lls = [r.logprob for r in results]
+    n_tok = [r.n_tokens for r in results]
+    greedy = [r.is_greedy for r in results]
+    evaluated = _evaluated_tokens(engine)
     strings = cloze_choice_strings(item, spec)
     return {
         "choice_loglikelihoods": json.dumps(lls), "choice_n_tokens": json.dumps(n_tok),

@@ -34,15 +34,20 @@ class Interval:
     n: int
     reason: str | None = None
 
+def _too_few(x: np.ndarray, kind: str) -> Interval | None:
+    """The interval of fewer than 2 values: the mean of one (None of none), no bounds, and why."""
+    n = int(x.size)
+    if n >= 2:
+        return None
+    return Interval(float(x.mean()) if n else None, None, None, n, reason=f"n={n}: a {kind} interval needs at least 2 values")
+
+
 def t_interval(values: Iterable[float | None], alpha: float = 0.05) -> Interval:
     """Student-t interval for the mean of a generation metric. Missing values are dropped."""
     x = _clean(values)
+    if (few := _too_few(x, "t")) is not None:
+        return few
     n = int(x.size)
-    if n < 2:
-        return Interval(
-            float(x.mean()) if n else None, None, None, n,
-            reason=f"n={n}: a t interval needs at least 2 values",
-        )
     low, high = DescrStatsW(x).tconfint_mean(alpha=alpha)
     reason = "zero variance: the interval has zero width" if np.ptp(x) == 0 else None
     return Interval(float(x.mean()), float(low), float(high), n, reason)
@@ -60,12 +65,9 @@ def bootstrap_interval(
     on constant data.
     """
     x = _clean(values)
+    if (few := _too_few(x, "bootstrap")) is not None:
+        return few
     n = int(x.size)
-    if n < 2:
-        return Interval(
-            float(x.mean()) if n else None, None, None, n,
-            reason=f"n={n}: a bootstrap interval needs at least 2 values",
-        )
     mean = float(x.mean())
     if np.ptp(x) == 0:
         # Every resample has the same mean. scipy would warn and return NaN.

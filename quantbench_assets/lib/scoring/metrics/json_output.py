@@ -44,13 +44,20 @@ def _empty(v: Any) -> bool:
     return v is None or (isinstance(v, (str, list, dict)) and not (v.strip() if isinstance(v, str) else v))
 
 
+def _not_an_object(obj: Any | None, metric: str) -> MetricValue | None:
+    """The worst score when the output has no JSON or its JSON is not an object; None for an object."""
+    if obj is None:
+        return worst(metric, NO_JSON)
+    if not isinstance(obj, dict):
+        return worst(metric, "JSON value is not an object")
+    return None
+
+
 def field_completeness(obj: Any | None, fields: Sequence[str]) -> MetricValue:
     """Share of `fields` present in `obj` with a non-empty value (null, "", [] and {} are empty); an
     output with no JSON object has none of them (0.0)."""
-    if obj is None:
-        return worst("json_field_completeness", NO_JSON)
-    if not isinstance(obj, dict):
-        return worst("json_field_completeness", "JSON value is not an object")
+    if (bad := _not_an_object(obj, "json_field_completeness")) is not None:
+        return bad
     if not fields:
         return MetricValue.null("no fields to check")
     missing = [f for f in fields if _empty(obj.get(f))]
@@ -68,10 +75,8 @@ def _same(got: Any, want: Any) -> bool:
 def key_accuracy(obj: Any | None, expected: Mapping[str, Any]) -> MetricValue:
     """Share of `expected` fields whose value in `obj` equals the expected one (strings compared
     case-, accent- and whitespace-insensitively; booleans exactly). No JSON object: none right (0.0)."""
-    if obj is None:
-        return worst("json_key_accuracy", NO_JSON)
-    if not isinstance(obj, dict):
-        return worst("json_key_accuracy", "JSON value is not an object")
+    if (bad := _not_an_object(obj, "json_key_accuracy")) is not None:
+        return bad
     if not expected:
         return MetricValue.null("no expected fields")
     wrong = [k for k, v in expected.items() if not _same(obj.get(k), v)]
