@@ -67,8 +67,9 @@ def standard_benchmark_samples(context: dg.AssetExecutionContext, config: Standa
     rows: list[dict] = []
     cache = SampleCache(store.subdir("cache") / "samples.sqlite")
     try:
-        # logits_all: loglikelihood reads every position's logits; generation runs on the same engine.
-        with engine.open(manifest["path"], logits_all=True) as eng:
+        # No logits_all: loglikelihood asks llama.cpp for the rows it reads, and generation on the
+        # same engine then computes one output row per step, not one per prompt token.
+        with engine.open(manifest["path"], logits_all=False) as eng:
             settings = eng.settings.as_dict()
             prov = provenance(manifest, eng.build, settings, datetime.now(timezone.utc).isoformat())
             prov["logits_all"] = settings["logits_all"]
