@@ -112,9 +112,9 @@ def row_log_softmax(row: np.ndarray) -> np.ndarray:
     return row - (m + np.log(np.exp(row - m).sum()))
 
 
-# Fewest tokens a scoring decode runs (LlamaCppEngine.loglikelihood): below ~16 llama.cpp's CPU
-# matmuls take another path, whose numbers differ.
-MIN_BATCH = 32
+# Fewest tokens a scoring decode runs (LlamaCppEngine.loglikelihood): decodes of 1 token (and of up
+# to 6 on some quant types) take other CPU matmul paths, whose numbers differ; 16 leaves a margin.
+MIN_BATCH = 16
 
 
 @contextmanager
@@ -333,10 +333,9 @@ class LlamaCppEngine(Engine):
         only where a continuation token is predicted (logits_all would compute a vocabulary-wide row
         at every position: ~21% of SmolLM2's work per token).
 
-        Each request is evaluated on the same KV cells and in a decode of at least MIN_BATCH tokens
-        (where it has that many): llama.cpp's CPU kernels change with the batch size (a decode of
-        fewer than ~16 tokens takes another matmul path) and its attention sums with the cell layout,
-        and on these models either moved a loglikelihood by up to 0.4 nats. So a request's number
+        Each request is evaluated on the same KV cells as a cold evaluation, in decodes of at least
+        MIN_BATCH tokens (where it has that many): llama.cpp's CPU kernels change for short decodes,
+        and on these models a 1-token decode moved a loglikelihood by 0.1-0.3 nats. So a request's number
         does not depend on which requests came before it or were scored with it."""
         out, evaluated = [], 0
         for context, continuation in requests:
@@ -357,8 +356,11 @@ class LlamaCppEngine(Engine):
         llm._ctx.kv_cache_seq_rm(-1, start, -1)
         lps: list[float] = []
         greedy = True
-        for at in range(0, len(tokens), llm.n_batch):
-            chunk = tokens[at: at + llm.n_batch]
+        bounds = list(range(0, len(tokens), llm.n_batch))
+        if len(bounds) > 1 and len(tokens) - bounds[-1] < MIN_BATCH:
+            bounds[-1] = len(tokens) - MIN_BATCH  # no short last decode either
+        for at, end in zip(bounds, bounds[1:] + [len(tokens)]):
+            chunk = tokens[at: end]
             llm._batch.set_batch(chunk, n_past=start + at, logits_all=False)
             wanted = [at + j >= first_row for j in range(len(chunk))]
             for j, w in enumerate(wanted):
