@@ -117,6 +117,26 @@ def row_log_softmax(row: np.ndarray) -> np.ndarray:
 MIN_BATCH = 16
 
 
+def decode_rows(llm, tokens: Sequence[int], n_past: int, lo: int, hi: int, min_last: int = 1):
+    """Decode `tokens` at positions n_past.. of sequence 0 in chunks of n_batch, asking llama.cpp for
+    the logit rows of tokens lo <= i < hi only (not a vocabulary-wide row at every position, as
+    Llama.eval with logits_all computes). Yields each chunk's rows in order: a view of llama.cpp's
+    output buffer, valid until the next decode. The last chunk holds at least `min_last` tokens."""
+    bounds = list(range(0, len(tokens), llm.n_batch))
+    if len(bounds) > 1 and len(tokens) - bounds[-1] < min_last:
+        bounds[-1] = len(tokens) - min_last
+    n_vocab = llm.n_vocab()
+    for at, end in zip(bounds, bounds[1:] + [len(tokens)]):
+        chunk = list(tokens[at:end])
+        llm._batch.set_batch(chunk, n_past=n_past + at, logits_all=False)
+        wanted = [lo <= at + j < hi for j in range(len(chunk))]
+        for j, w in enumerate(wanted):
+            llm._batch.batch.logits[j] = w
+        llm._ctx.decode(llm._batch)
+        if any(wanted):
+            yield np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(sum(wanted), n_vocab))
+
+
 @contextmanager
 def model_params(use_extra_bufts: bool):
     """Llama() exposes no switch for use_extra_bufts: set it on the defaults it starts from."""
@@ -345,7 +365,7 @@ class LlamaCppEngine(Engine):
         return out
 
     def _score(self, prefix: list[int], cont: list[int]) -> LoglikelihoodResult:
-        llm, n_vocab = self.llm, self._vocab
+        llm = self.llm
         held, common = llm.n_tokens, 0
         while common < min(held, len(prefix)) and llm.input_ids[common] == prefix[common]:
             common += 1
@@ -356,20 +376,7 @@ class LlamaCppEngine(Engine):
         llm._ctx.kv_cache_seq_rm(-1, start, -1)
         lps: list[float] = []
         greedy = True
-        bounds = list(range(0, len(tokens), llm.n_batch))
-        if len(bounds) > 1 and len(tokens) - bounds[-1] < MIN_BATCH:
-            bounds[-1] = len(tokens) - MIN_BATCH  # no short last decode either
-        for at, end in zip(bounds, bounds[1:] + [len(tokens)]):
-            chunk = tokens[at: end]
-            llm._batch.set_batch(chunk, n_past=start + at, logits_all=False)
-            wanted = [at + j >= first_row for j in range(len(chunk))]
-            for j, w in enumerate(wanted):
-                llm._batch.batch.logits[j] = w
-            llm._ctx.decode(llm._batch)
-            k = sum(wanted)
-            if not k:
-                continue
-            rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(k, n_vocab))  # in batch order
+        for rows in decode_rows(llm, tokens, start, first_row, len(tokens), min_last=MIN_BATCH):
             for row in rows:
                 tok = cont[len(lps)]
                 lps.append(float(row_log_softmax(row)[tok]))

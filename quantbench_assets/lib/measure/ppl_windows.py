@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.store import ArtifactStore, publish_stored
+from ..engines.llama import decode_rows
 
 CORPUS_NAME = "wikitext2_raw_test"
 CORPUS_RELPATH = Path("wikitext2") / "wiki.test.raw"  # under the benchmarks folder
@@ -172,25 +173,15 @@ def window_logits(engine, window: np.ndarray, first: int) -> np.ndarray:
     576) is ~21% of a token's work, so the unscored half would cost ~10% of the throughput, and it
     would hold an n_ctx x vocab float array (100 MB; 310 MB for Qwen's vocabulary)."""
     llm = engine.llm
-    n, n_vocab = len(window), llm.n_vocab()
+    n = len(window)
     llm.reset()  # the Python side's token count; the KV cache is cleared below
     llm._ctx.kv_cache_clear()
-    one_batch = n <= llm.n_batch
-    out = None if one_batch else np.empty((n - 1 - first, n_vocab), dtype=np.float32)
+    blocks = decode_rows(llm, window.tolist(), 0, first, n - 1)
+    if n <= llm.n_batch:
+        return next(blocks)  # llama.cpp's own buffer: valid until the next decode, no 50 MB copy
+    out = np.empty((n - 1 - first, llm.n_vocab()), dtype=np.float32)
     filled = 0
-    for start in range(0, n, llm.n_batch):
-        chunk = window[start: start + llm.n_batch].tolist()
-        llm._batch.set_batch(chunk, n_past=start, logits_all=False)
-        wanted = [first <= start + j < n - 1 for j in range(len(chunk))]
-        for j, w in enumerate(wanted):
-            llm._batch.batch.logits[j] = w
-        llm._ctx.decode(llm._batch)
-        k = sum(wanted)
-        if not k:
-            continue
-        rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(k, n_vocab))  # in batch order
-        if one_batch:
-            return rows  # llama.cpp's own buffer: valid until the next decode, no 50 MB copy
-        out[filled: filled + k] = rows
-        filled += k
+    for rows in blocks:
+        out[filled: filled + len(rows)] = rows
+        filled += len(rows)
     return out
