@@ -88,37 +88,82 @@ def postgres(db_name: str = "dagster") -> Iterator[dict[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@contextmanager
-def redis() -> Iterator[str]:
-    """Start a private Redis server (no persistence); yield its URL."""
-    exe = shutil.which("redis-server")
-    if not exe:
-        raise ServiceUnavailable("redis-server is not installed (Debian: apt-get install redis-server)")
-    root = Path(tempfile.mkdtemp(prefix="qb-redis-"))
-    port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+class RedisServer:
+    """A private redis-server with its data folder; restart() kills it and starts it again on the same
+    port and folder, as a broker crash and restart would.
+
+    Persistence is on, as a production broker needs it: every write is appended to the AOF and fsynced
+    before Redis answers (`appendfsync always`), so the queued tasks survive even a SIGKILL.
+    """
+
+    def __init__(self) -> None:
+        self.exe = shutil.which("redis-server")
+        if not self.exe:
+            raise ServiceUnavailable("redis-server is not installed (Debian: apt-get install redis-server)")
+        self.root = Path(tempfile.mkdtemp(prefix="qb-redis-"))
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--logfile", str(self.root / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.sendall(b"PING\r\n")
+                    # "-LOADING" while it replays the AOF: not ready yet
                     if s.recv(16).startswith(b"+PONG"):
-                        break
+                        return
             except OSError:
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise ServiceUnavailable(f"redis-server did not answer on port {port}")
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = (self.root / "redis.log").read_text()[-400:] if (self.root / "redis.log").exists() else ""
+                raise ServiceUnavailable(f"redis-server did not answer on port {self.port}: {log}")
             time.sleep(0.2)
-        yield f"redis://127.0.0.1:{port}"
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Kill the server (SIGKILL: no shutdown save), leave it down `down_s` seconds, start it again."""
+        self.stop(kill=True)
+        time.sleep(down_s)
+        self.start()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """Start a private, persistent Redis server; yield it (its .url, .restart()); remove it on exit."""
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
+
+
+@contextmanager
+def redis() -> Iterator[str]:
+    """Start a private, persistent Redis server; yield its URL."""
+    with redis_server() as server:
+        yield server.url
 
 
 class CeleryWorker:

@@ -3,7 +3,9 @@ workers on CPU and GPU queues, and the Kubernetes configuration.
 
 Tests marked `services` start a private PostgreSQL and Redis (deploy/local_services.py) and skip, with
 the reason, where they cannot start. The Celery tests run real backfills of the CI model's ladder and
-compare the warehouse with a single-process run of the same partitions, row for row.
+compare the warehouse with a single-process run of the same partitions, row for row: two workers; a
+worker killed mid-partition; the broker killed and restarted with steps queued and running; an analyst
+querying the many-writer parts from another process while the workers write.
 """
 import importlib.util
 import json
@@ -13,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +25,7 @@ import yaml
 
 from deploy import local_services
 from deploy.local_services import ServiceUnavailable
-from quantbench_assets.lib.core import paths, warehouse
+from quantbench_assets.lib.core import paths, warehouse, warehouse_parts
 
 ROOT = paths.PROJECT_ROOT
 DEPLOY = ROOT / "deploy"
@@ -212,7 +215,16 @@ def backfill(env: dict, quants: list[str], *, in_process: bool = False, log_dir:
         return subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=1200)
     log_dir.mkdir(parents=True, exist_ok=True)
     out = open(log_dir / "backfill.out", "w")  # a file, not a pipe: nobody reads while it runs
-    return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    # its own session: stop_backfill() ends it and its coordinators, nothing else
+    return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def stop_backfill(running: subprocess.Popen) -> None:
+    """End a backfill that a failed test left running, with the coordinators it started."""
+    if running.poll() is None:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait(30)
 
 
 def summary(completed_stdout: str) -> dict:
@@ -232,19 +244,35 @@ def reference(tmp_path_factory, smollm_rung):
     return root / "warehouse.duckdb"
 
 
+TWO_WORKERS = {"w1": ["cpu", "gpu"], "w2": ["cpu", "gpu"]}
+
+
+def cluster_env(pg: dict, broker: str, root: Path, **extra: str) -> dict:
+    """What coordinators and workers share: the Postgres instance, the broker, the warehouse."""
+    import redis
+
+    for db in (0, 1):  # the module's broker serves several tests: no task or result of an earlier one
+        redis.Redis.from_url(f"{broker}/{db}").flushdb()
+    return {**pg, "DAGSTER_HOME": str(postgres_home(root)), "QUANTBENCH_MAX_CONCURRENT_RUNS": "8",
+            "QUANTBENCH_CELERY_BROKER": f"{broker}/0", "QUANTBENCH_CELERY_BACKEND": f"{broker}/1",
+            "QUANTBENCH_WAREHOUSE": str(root / "warehouse.duckdb"), **extra}
+
+
+@contextmanager
+def workers_or_skip(env: dict, root: Path):
+    try:
+        with local_services.celery_workers(TWO_WORKERS, env, root) as workers:
+            yield workers
+    except ServiceUnavailable as e:
+        pytest.skip(f"Celery workers could not start here: {e}")
+
+
 @pytest.fixture
 def cluster(pg, broker, tmp_path):
     """A Postgres-backed instance, a Redis broker and two workers each serving both queues."""
-    home = postgres_home(tmp_path)
-    env = {**pg, "DAGSTER_HOME": str(home), "QUANTBENCH_MAX_CONCURRENT_RUNS": "8",
-           "QUANTBENCH_CELERY_BROKER": f"{broker}/0", "QUANTBENCH_CELERY_BACKEND": f"{broker}/1",
-           "QUANTBENCH_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
-    subprocess.run(["redis-cli", "-u", f"{broker}/0", "flushdb"], capture_output=True)
-    try:
-        with local_services.celery_workers({"w1": ["cpu", "gpu"], "w2": ["cpu", "gpu"]}, env, tmp_path) as workers:
-            yield env, workers, tmp_path
-    except ServiceUnavailable as e:
-        pytest.skip(f"Celery workers could not start here: {e}")
+    env = cluster_env(pg, broker, tmp_path)
+    with workers_or_skip(env, tmp_path) as workers:
+        yield env, workers, tmp_path
 
 
 def step_events(env: dict, backfill_id: str) -> list:
@@ -328,3 +356,137 @@ def test_a_worker_killed_in_the_middle_of_a_partition_loses_and_duplicates_nothi
     assert rows(Path(env["QUANTBENCH_WAREHOUSE"]), variants) == rows(reference, variants)
     starts = [(p, step) for p, step, kind, *_ in step_events(env, "kill") if kind == "STEP_START"]
     assert len(starts) > len(set(starts)), "the killed step ran again"
+
+
+# ---------------------------------------------------------------- Celery: a broker restart
+
+
+def queued_task_ids(redis_url: str, queue: str) -> set[str]:
+    """Ids of the tasks waiting on `queue`: kombu keeps one Redis list per queue and priority step
+    (`cpu`, `cpu\x06\x163`, ...), each message a JSON envelope whose headers carry the task id."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    ids = set()
+    for key in client.scan_iter(match=f"{queue}*"):
+        if client.type(key) == b"list":
+            ids |= {json.loads(m)["headers"]["id"] for m in client.lrange(key, 0, -1)}
+    client.close()
+    return ids
+
+
+@pytest.fixture
+def restartable_broker():
+    """A broker of this test's own (the module's serves the other tests), persistent, restartable."""
+    try:
+        with local_services.redis_server() as server:
+            yield server
+    except ServiceUnavailable as e:
+        pytest.skip(f"Redis could not start here: {e}")
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_a_broker_restart_loses_no_queued_partition(pg, restartable_broker, reference, tmp_path):
+    server, quants = restartable_broker, ["Q8_0", "Q2_K"]
+    env = cluster_env(pg, server.url, tmp_path)
+    out = tmp_path / "restart" / "backfill.out"
+    # No worker runs yet: each run's coordinator puts its first step (gguf_variant) on the cpu queue
+    # and waits for its result, polling the result store.
+    running = backfill(env, quants, log_dir=tmp_path / "restart", wait=False)
+    try:
+        deadline = time.monotonic() + 300
+        while len(queued := queued_task_ids(f"{server.url}/0", "cpu")) < len(quants):
+            assert running.poll() is None, out.read_text()[-4000:]
+            assert time.monotonic() < deadline, f"{len(queued)} of {len(quants)} partitions queued after 300 s"
+            time.sleep(0.5)
+        # Killed, not shut down (no save on exit): only the append-only file keeps the queue. Down for
+        # 5 s while the coordinators poll.
+        server.restart(down_s=5)
+        assert queued_task_ids(f"{server.url}/0", "cpu") == queued, "the restart lost queued steps"
+        time.sleep(3)
+        assert running.poll() is None, "a coordinator gave up during the outage: " + out.read_text()[-4000:]
+        with workers_or_skip(env, tmp_path) as workers:
+            # Again, with the workers connected and a step running: they reconnect, the running step
+            # stores its result through the outage, and the coordinators publish their next steps.
+            deadline = time.monotonic() + 300
+            while not any("benchmark_samples - STEP_START" in w.log_path.read_text() for w in workers.values()):
+                assert running.poll() is None and time.monotonic() < deadline, out.read_text()[-4000:]
+                time.sleep(0.1)
+            server.restart(down_s=5)
+            running.wait(timeout=900)
+            reconnected = [w.name for w in workers.values() if "Connection to broker lost" in w.log_path.read_text()]
+    finally:
+        stop_backfill(running)
+    assert running.returncode == 0, out.read_text()[-4000:]
+    assert summary(out.read_text())["failed"] == []
+    assert sorted(reconnected) == ["w1", "w2"], "both workers lost the broker and carried on"
+
+    variants = [f"{MODEL}__{q}" for q in quants]
+    assert rows(Path(env["QUANTBENCH_WAREHOUSE"]), variants) == rows(reference, variants)
+    events = step_events(env, "restart")
+    assert {p for p, *_ in events} == set(variants), "one run per partition, the ones queued before the restart"
+    starts = [(p, step) for p, step, kind, *_ in events if kind == "STEP_START"]
+    assert sorted(set(starts)) == sorted((v, s) for v in variants for s in
+                                         ("gguf_variant", "benchmark_samples", "benchmark_scores"))
+    # the queued steps ran once (a step running during the second restart may run again: DEPLOY.md)
+    assert sorted(p for p, step in starts if step == "gguf_variant") == sorted(variants)
+
+
+# ---------------------------------------------------------------- Celery: an analyst during a backfill
+
+ANALYST = """
+import json, pathlib, sys, time
+from quantbench_assets.lib.core.warehouse_parts import connect_parts
+root, done, log = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
+with open(log, "w") as out:
+    while not done.exists():
+        t0 = time.time()
+        with connect_parts(root, read_only=True) as con:
+            landed = con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
+                                 "and table_name = 'benchmark_samples'").fetchone()[0]
+            counts = dict(con.execute("select variant, count(*) from raw.benchmark_samples group by 1").fetchall()) \
+                if landed else {}
+        out.write(json.dumps({"start": t0, "end": time.time(), "counts": counts}) + "\\n")
+        out.flush()
+        time.sleep(0.5)
+"""
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_an_analyst_queries_while_two_celery_workers_backfill_in_the_many_writer_mode(pg, broker, reference,
+                                                                                      tmp_path):
+    parts = tmp_path / "parts"
+    env = cluster_env(pg, broker, tmp_path, QUANTBENCH_WAREHOUSE_PARTS=str(parts))
+    (tmp_path / "analyst.py").write_text(ANALYST)
+    done, log = tmp_path / "analyst.done", tmp_path / "analyst.jsonl"
+    with workers_or_skip(env, tmp_path):
+        # a separate, read-only process: DuckDB in memory over the part files, no lock, no warehouse file
+        analyst = subprocess.Popen([sys.executable, str(tmp_path / "analyst.py"), str(parts), str(done), str(log)],
+                                   cwd=ROOT, env={**os.environ, **env})
+        started = time.time()
+        running = backfill(env, LADDER, log_dir=tmp_path / "bf", wait=False)
+        try:
+            running.wait(timeout=900)
+        finally:
+            stop_backfill(running)
+            ended = time.time()
+            done.touch()
+    assert analyst.wait(timeout=120) == 0
+    out = (tmp_path / "bf" / "backfill.out").read_text()
+    assert running.returncode == 0, out[-4000:]
+    assert summary(out)["failed"] == []
+
+    queries = [json.loads(line) for line in log.read_text().splitlines()]
+    during = [q for q in queries if q["start"] > started and q["end"] < ended]
+    assert len(during) >= 3, f"{len(during)} analyst queries during the backfill ({len(queries)} in all)"
+    # whole partitions only (each replaced by one file move), and the backfill seen in progress
+    assert all(n == 2 * LIMIT for q in queries for n in q["counts"].values())
+    assert any(0 < len(q["counts"]) < len(LADDER) for q in during), [q["counts"] for q in during]
+    assert not Path(env["QUANTBENCH_WAREHOUSE"]).exists(), "the many-writer mode left the warehouse file alone"
+    # loaded into a DuckDB file (what dbt reads), the rows equal the single-process run's
+    loaded = tmp_path / "loaded.duckdb"
+    warehouse_parts.load_parts(loaded, str(parts))
+    variants = [f"{MODEL}__{q}" for q in LADDER]
+    assert rows(loaded, variants) == rows(reference, variants)

@@ -105,3 +105,20 @@ def test_generation_after_scoring_reuses_the_cache_and_equals_a_fresh_engine(smo
         expected = fresh.generate(prompt, max_tokens=8)
     assert after_scoring.text == expected.text
     assert after_scoring.prompt_tokens_evaluated < after_scoring.prompt_tokens  # the context was reused
+
+
+def test_one_token_choices_share_the_row_that_predicts_them(smollm_rung):
+    # MMLU's " A".." D": the context is evaluated once; each letter is read from the same row, and
+    # equals the number a cold evaluation of that request alone gives.
+    path = smollm_rung("Q8_0").stored.path
+    letters = [" A", " B", " C", " D"]
+    prompt = CONTEXT.replace("Answer:", "A. Mars\nB. the Moon\nC. a comet\nD. a star\nAnswer:")
+    with LlamaCppEngine(path, EngineSettings(n_ctx=512, n_threads=1)) as e:
+        together = e.loglikelihood([(prompt, x) for x in letters])
+        assert e.last_evaluated_tokens == len(e.tokenize(prompt))
+        cold = []
+        for x in letters:
+            e.llm.n_tokens = 0  # forget the cache: each request from scratch
+            e._last_row = None
+            cold.append(e.loglikelihood([(prompt, x)])[0].logprob)
+    assert [r.logprob for r in together] == cold

@@ -197,6 +197,7 @@ class LlamaCppEngine(Engine):
         self._build = engine_build_string()
         self._vocab = self.llm.n_vocab()
         self._evaluated = 0
+        self._last_row = None  # (context tokens, log-softmax of the row after them, its argmax)
 
     @property
     def build(self) -> str:
@@ -366,6 +367,11 @@ class LlamaCppEngine(Engine):
 
     def _score(self, prefix: list[int], cont: list[int]) -> LoglikelihoodResult:
         llm = self.llm
+        if len(cont) == 1 and self._last_row is not None and self._last_row[0] == prefix:
+            # a one-token choice after a sibling (MMLU's letters): the row that predicts it is at hand
+            _, lp, top = self._last_row
+            self._evaluated = 0
+            return LoglikelihoodResult(float(lp[cont[0]]), top == cont[0], 1, [float(lp[cont[0]])])
         held, common = llm.n_tokens, 0
         while common < min(held, len(prefix)) and llm.input_ids[common] == prefix[common]:
             common += 1
@@ -378,9 +384,11 @@ class LlamaCppEngine(Engine):
         greedy = True
         for rows in decode_rows(llm, tokens, start, first_row, len(tokens), min_last=MIN_BATCH):
             for row in rows:
-                tok = cont[len(lps)]
-                lps.append(float(row_log_softmax(row)[tok]))
-                greedy = greedy and int(np.argmax(row)) == tok
+                tok, lp, top = cont[len(lps)], row_log_softmax(row), int(np.argmax(row))
+                if not lps:
+                    self._last_row = (prefix, lp, top)
+                lps.append(float(lp[tok]))
+                greedy = greedy and top == tok
         llm.input_ids[start: start + len(tokens)] = tokens
         llm.n_tokens = start + len(tokens)
         self._evaluated = len(tokens)
