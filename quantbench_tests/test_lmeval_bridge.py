@@ -11,7 +11,8 @@ from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, 
 from quantbench_assets.lib.tasks.lmeval import QuantbenchLM, local_tasks, task_manager
 from quantbench_assets.lib.scoring.benchmark_scoring import mc2_score, score_samples
 from quantbench_assets.lib.scoring.scorers import cloze_request, run_scorer
-from quantbench_assets.lib.tasks.benchmarks import hellaswag_preprocess, load_all_items, load_task
+from quantbench_assets.lib.tasks.benchmarks import load_all_items, load_spec, load_task
+from quantbench_assets.lib.tasks.mc_docs import load_mc_items
 
 N_ITEMS = 6
 
@@ -49,7 +50,7 @@ def test_lm_eval_through_the_bridge_predicts_what_our_loglikelihood_scorer_predi
     for s in theirs:
         item_id = s["doc"]["id"]
         item = next(it for it in task.items if it.item_id == item_id)
-        context, continuations = cloze_request(item, task.spec)
+        context, continuations = cloze_request(item)
         assert [tuple(a) for a in s["arguments"]] == [(context, c) for c in continuations]  # same prompt
         their_lls = [ll for ll, _ in s["filtered_resps"]]
         assert their_lls == pytest.approx(json.loads(ours[item_id]["choice_loglikelihoods"]), abs=1e-3)
@@ -88,7 +89,7 @@ def test_an_empty_context_conditions_on_the_prefix_token(engine):
     assert ll == pytest.approx(sum(float(row_log_softmax(rows[i])[targets[i]]) for i in range(len(targets))), abs=1e-4)
 
 
-def test_mc2_and_hellaswag_cleaning_equal_lm_evals_own_functions():
+def test_mc2_and_the_hellaswag_items_cleaning_equal_lm_evals_own_functions():
     from lm_eval.tasks.hellaswag.utils import preprocess
     from lm_eval.tasks.truthfulqa.utils import process_results_mc2
 
@@ -98,7 +99,12 @@ def test_mc2_and_hellaswag_cleaning_equal_lm_evals_own_functions():
     assert ours == pytest.approx(theirs)
     with open(paths.benchmarks_dir() / "hellaswag" / "validation.jsonl") as f:
         rows = [json.loads(line) for line in f]
-    bracketed = [e for r in rows for e in r["endings"] + [r["ctx_a"]] if "[" in e][:500]
+    bracketed = [i for i, r in enumerate(rows) if any("[" in e for e in r["endings"] + [r["ctx_a"]])][:100]
     assert bracketed  # the WikiHow artefacts the cleaning exists for are in these rows
-    for text in bracketed:
-        assert hellaswag_preprocess(text) == preprocess(text)
+    items = load_mc_items(load_spec("hellaswag"), ids={f"validation/{i}" for i in bracketed})
+    assert len(items) == len(bracketed)
+    for item in items:  # the standard chain's items: the rows as lm-eval's own cleaning leaves them
+        r = rows[int(item.item_id.split("/")[1])]
+        assert item.question == preprocess(r["activity_label"] + ": " + r["ctx_a"] + " " + r["ctx_b"].capitalize())
+        assert list(item.choices) == list(item.cloze_choices) == [preprocess(e) for e in r["endings"]]
+        assert item.continuations == tuple(" " + preprocess(e) for e in r["endings"])

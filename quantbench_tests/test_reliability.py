@@ -222,9 +222,16 @@ def task_data(tmp_path, monkeypatch):
     (data / "tasks" / "subsets").mkdir(parents=True)
     (data / "benchmarks" / "mini").mkdir(parents=True)
     (data / "tasks" / "mini.yaml").write_text(yaml.safe_dump({
-        "name": "mini", "version": "1", "dataset": "mini/test.jsonl", "format": "arc",
+        "name": "mini", "version": "1", "lmeval_task": "qb_mini", "format": "arc",
         "sizes": {"demo": {"n": 2}, "full": "all"}, "scorers": ["generate_rescore"],
         "metrics": [{"name": "rescored_accuracy"}]}))
+    # its documents come from an lm-eval task, as the shipped ones do (data/lm_eval_tasks/qb_arc_easy.yaml)
+    (data / "lm_eval_tasks").mkdir()
+    (data / "lm_eval_tasks" / "qb_mini.yaml").write_text(
+        (PROJECT_ROOT / "data" / "lm_eval_tasks" / "qb_arc_easy.yaml").read_text()
+        .replace("task: qb_arc_easy", "task: qb_mini")
+        .replace("{test: ../benchmarks/arc/ARC-Easy/test.jsonl, validation: ../benchmarks/arc/ARC-Easy/validation.jsonl}",
+                 "{test: ../benchmarks/mini/test.jsonl}").replace("validation_split: validation", ""))
     monkeypatch.setenv("QUANTBENCH_DATA_DIR", str(data))
     monkeypatch.delenv("QUANTBENCH_BENCHMARKS_DIR", raising=False)
     return data

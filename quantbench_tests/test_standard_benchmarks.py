@@ -126,7 +126,7 @@ def test_the_three_mc_scorers_agree_within_their_intervals_on_the_same_items(sco
 def test_a_choice_loglikelihood_equals_a_hand_computation_from_one_fresh_pass(engine, samples):
     row = samples[("arc_easy", "loglikelihood")][0]
     task = load_task("arc_easy", "demo", limit=1)
-    context, continuations = cloze_request(task.items[0], task.spec)
+    context, continuations = cloze_request(task.items[0])
     assert context.startswith("Question: ") and context.endswith("\nAnswer:")
     stored = json.loads(row["choice_loglikelihoods"])
     for j, cont in enumerate(continuations):

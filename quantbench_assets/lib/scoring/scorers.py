@@ -1,7 +1,8 @@
 """Scorers for the standard benchmarks, on top of the engine seam (lib/engines/llama.py).
 
   loglikelihood     lm-eval's `multiple_choice`: log p(delimiter + choice | context) for every
-                    choice. acc = argmax; acc_norm = argmax of ll / characters of the choice (lm-eval's
+                    choice, the requests built by lm-eval's own task object from the task's lm-eval
+                    YAML (lib/tasks/mc_docs.py). acc = argmax; acc_norm = argmax of ll / characters of the choice (lm-eval's
                     definition); acc_bytes = argmax of ll / UTF-8 bytes; TruthfulQA MC2 = the
                     normalized probability mass on the true answers.
   letter_logits     the lettered question (tasks.mc_question_text), one forward pass, and the next
@@ -57,22 +58,17 @@ def label(i: int) -> str:
 # ─── prompts ──────────────────────────────────────────────────────────────────────────────────
 
 
-def cloze_request(item: MCItem, spec: TaskSpec) -> tuple[str, list[str]]:
-    """(context, continuations) exactly as lm-eval builds them for this task's YAML."""
-    c = spec.cloze_spec()
-    fields = {
-        "question": item.question, "question_stripped": item.question.strip(),
-        "choices_lettered": "\n".join(f"{label(i)}. {ch}" for i, ch in enumerate(item.choices)),
-        "subject": (item.group or "").replace("_", " "),
-    }
-    context = c.description.format(**fields) + c.template.format(**fields)
-    choices = list(LETTERS[: len(item.choices)]) if c.choices == "letters" else list(item.choices)
-    return context, [c.target_delimiter + ch for ch in choices]
+def cloze_request(item: MCItem) -> tuple[str, list[str]]:
+    """(context, continuations): the requests lm-eval's task object built for this document
+    (lib/tasks/mc_docs.py), so the cloze prompt lives only in the lm-eval task YAML."""
+    if not item.continuations:
+        raise ValueError(f"item {item.item_id!r} carries no lm-eval cloze requests")
+    return item.context, list(item.continuations)
 
 
-def cloze_choice_strings(item: MCItem, spec: TaskSpec) -> list[str]:
-    """The choice strings acc_norm divides by (lm-eval: without the target delimiter)."""
-    return list(LETTERS[: len(item.choices)]) if spec.cloze_spec().choices == "letters" else list(item.choices)
+def cloze_choice_strings(item: MCItem) -> list[str]:
+    """The choice strings acc_norm divides by (lm-eval: doc_to_choice, without the target delimiter)."""
+    return list(item.cloze_choices)
 
 
 def letter_request(item: MCItem, spec: TaskSpec) -> tuple[str, list[str]]:
@@ -131,8 +127,8 @@ def _gold(item: MCItem | GenItem) -> str:
     return item.target.split("####")[-1].strip()
 
 
-def _infer_loglikelihood(engine: Engine, item: MCItem, spec: TaskSpec) -> dict:
-    context, continuations = cloze_request(item, spec)
+def _infer_loglikelihood(engine: Engine, item: MCItem) -> dict:
+    context, continuations = cloze_request(item)
     t0 = time.perf_counter()
     # All choices in one call: the engine evaluates the shared context once for them
     results = engine.loglikelihood([(context, cont) for cont in continuations])
@@ -140,7 +136,7 @@ def _infer_loglikelihood(engine: Engine, item: MCItem, spec: TaskSpec) -> dict:
     n_tok = [r.n_tokens for r in results]
     greedy = [r.is_greedy for r in results]
     evaluated = _evaluated_tokens(engine)
-    strings = cloze_choice_strings(item, spec)
+    strings = cloze_choice_strings(item)
     return {
         "choice_loglikelihoods": json.dumps(lls), "choice_n_tokens": json.dumps(n_tok),
         "choice_is_greedy": json.dumps(greedy), "choice_chars": json.dumps([len(s) for s in strings]),
@@ -216,7 +212,7 @@ def run_scorer(engine: Engine, task: Task, scorer: str, provenance: dict, cache:
 
     def infer(item: MCItem | GenItem) -> dict:
         if scorer == SCORER_LOGLIKELIHOOD:
-            return _infer_loglikelihood(engine, item, task.spec)
+            return _infer_loglikelihood(engine, item)
         if scorer == SCORER_LETTER:
             return _infer_letters(engine, item, task.spec)
         return _infer_generation(engine, item, task, max_tokens, chat)

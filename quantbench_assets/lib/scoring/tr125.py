@@ -7,24 +7,24 @@ The prompt depends on the model (`prompt_method`, stored with every row):
   chat_zero_shot          TR125's method: the lettered question in the model's chat template. Only for
                           models whose GGUF carries a chat template (instruct models).
   completion_few_shot_k5  for base models (no chat template): lm-eval's few-shot completion layout,
-                          k solved examples "Question: ...\\nA. ...\\nAnswer: B" from the task's dev /
-                          validation split, then the item, stopped at the end of the answer line. A base
-                          model asked zero-shot restates the question instead of answering it.
+                          k solved examples "Question: ...\\nA. ...\\nAnswer: B" from the lm-eval task's
+                          few-shot documents (MMLU: dev; ARC: validation), then the item, stopped at
+                          the end of the answer line. A base model asked zero-shot restates the
+                          question instead of answering it.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
-from ..core import paths
 from ..core.cache import SampleCache, sample_key
 from ..engines.chat import engine_has_chat_template
 from ..engines.llama import Engine
 from ..scoring.mc import extract_letter, raw_letter, restatement
 from ..core.samples import run_samples
-from ..tasks.benchmarks import MCItem, Task, load_all_items, mc_question_text
+from ..tasks.benchmarks import MCItem, Task, mc_question_text
+from ..tasks.mc_docs import item_refs, load_mc_items
 
 SCORER_GENERATE_RESCORE = "generate_rescore"
 CHAT_ZERO_SHOT = "chat_zero_shot"
@@ -45,35 +45,25 @@ def mc_prompt_method(has_chat_template: bool, k: int = FEWSHOT_K) -> str:
 # ─── few-shot examples ─────────────────────────────────────────────────────────────────────────
 
 
-def _fewshot_source(dataset: str) -> str | None:
-    """The split examples come from: a test split's dev / train / validation sibling (lm-eval's
-    fewshot_split), or None when the task has no other split."""
-    p = Path(dataset)
-    if p.stem != "test":
-        return None
-    for name in ("dev", "dev.jsonl", "train.jsonl", "validation.jsonl"):
-        cand = p.with_name(name)
-        if (paths.benchmarks_dir() / cand).exists():
-            return str(cand)
-    return None
-
-
 def fewshot_examples(task: Task, k: int = FEWSHOT_K) -> dict[str | None, list[MCItem]]:
     """Examples per item group (MMLU: per subject, as lm-eval; others: one list for every item, so
     the block is a shared prefix the engine evaluates once). The first k of the pool (lm-eval's
-    first_n sampler for MMLU); a task without another split draws from its own data, never an item
-    it evaluates."""
-    source = _fewshot_source(task.spec.dataset)
-    pool = load_all_items(task.spec, source) if source else load_all_items(task.spec)
-    if source is None:
-        evaluated = {it.item_id for it in task.items}
-        pool = [it for it in pool if it.item_id not in evaluated]
+    first_n sampler for MMLU) of the lm-eval task's few-shot documents; a task without another split
+    draws from its own data, never an item it evaluates."""
+    refs, same_split = item_refs(task.spec, fewshot=True)
+    evaluated = {it.item_id for it in task.items} if same_split else set()
     per_group = task.spec.format == "mmlu"
+    chosen: dict[str | None, list[str]] = defaultdict(list)
+    for item_id, group in refs:
+        g = group if per_group else None
+        if item_id not in evaluated and len(chosen[g]) < k:
+            chosen[g].append(item_id)
+    # only the chosen examples' prompts are rendered (HellaSwag's pool is its 10k evaluation docs)
+    wanted = {i for item_ids in chosen.values() for i in item_ids}
+    by_id = {it.item_id: it for it in load_mc_items(task.spec, fewshot=True, ids=wanted)}
     out: dict[str | None, list[MCItem]] = defaultdict(list)
-    for it in pool:
-        g = it.group if per_group else None
-        if len(out[g]) < k:
-            out[g].append(it)
+    for g, item_ids in chosen.items():
+        out[g] = [by_id[i] for i in item_ids]
     return out
 
 
@@ -83,12 +73,10 @@ def _plain_question(item: MCItem, task: Task) -> str:
 
 
 def fewshot_prompt(item: MCItem, task: Task, shots: list[MCItem]) -> str:
-    """lm-eval's layout: description, then solved examples and the item joined by a blank line."""
-    cloze = task.spec.cloze
-    subject = (item.group or "").replace("_", " ")
-    head = cloze.description.format_map(defaultdict(str, subject=subject)) if cloze else ""
+    """lm-eval's layout: the task's description (MMLU's subject line), then solved examples and the
+    item joined by a blank line."""
     blocks = [f"{_plain_question(ex, task)} {ex.gold_letter}" for ex in shots] + [_plain_question(item, task)]
-    return head + "\n\n".join(blocks)
+    return item.description + "\n\n".join(blocks)
 
 
 def _fit_shots(engine: Engine, item: MCItem, task: Task, shots: list[MCItem], max_tokens: int) -> list[MCItem]:

@@ -1,20 +1,20 @@
-"""Benchmark tasks as data, in the spirit of lm-eval's task YAMLs: `data/tasks/<name>.yaml` names the
-dataset file, the subset sizes, the prompt format, the scorers and a `version` stored with every
-score. Subsets are fixed, seeded id lists stored beside the task (`data/tasks/subsets/`), so an
-item set never drifts between runs, machines or library versions.
+"""Benchmark tasks as data: `data/tasks/<name>.yaml` names the subset sizes, the format, the scorers,
+the lettered prompt's instruction and a `version` stored with every score. Subsets are fixed, seeded
+id lists stored beside the task (`data/tasks/subsets/`), so an item set never drifts between runs,
+machines or library versions.
 
-Formats: multiple choice (mmlu, arc, hellaswag, truthfulqa_mc1/mc2 -> MCItem) and generation
-(gsm8k, ifeval -> GenItem). Prompts follow lm-eval's task YAMLs for the same benchmark, so a score
-here and one from lm-eval on the same items mean the same thing (quantbench_tests checks this
-through the lm-eval bridge)."""
+Multiple choice (mmlu, arc, hellaswag, truthfulqa_mc1/mc2 -> MCItem): the documents, cloze requests,
+choice strings and gold come from the lm-eval task YAML named by `lmeval_task` (data/lm_eval_tasks,
+read by lm-eval itself: mc_docs.py), so the cloze prompt is written once and the loglikelihood scorer
+sends exactly lm-eval's requests. Generation (gsm8k, ifeval -> GenItem) still reads its own dataset
+file and `generation` prompt."""
 from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -55,19 +55,6 @@ class SubsetSpec(BaseModel):
     n: int | None = Field(default=None, gt=0)
 
 
-class ClozeSpec(BaseModel):
-    """The prompt of loglikelihood scoring (lm-eval's `multiple_choice`): context, then each choice.
-
-    Template fields: {question}, {question_stripped}, {choices_lettered} ("A. ...\nB. ..."),
-    {subject}. `choices: letters` scores " A", " B", ... after a lettered question (lm-eval's MMLU);
-    `text` scores each answer text (lm-eval's ARC, HellaSwag, TruthfulQA)."""
-    model_config = ConfigDict(extra="forbid")
-    description: str = ""  # once before the question (few-shot block, subject line)
-    template: str
-    choices: Literal["text", "letters"] = "text"
-    target_delimiter: str = " "
-
-
 class GenerationSpec(BaseModel):
     """The prompt of generation tasks: optional few-shot examples, then the item, then greedy decoding."""
     model_config = ConfigDict(extra="forbid")
@@ -84,7 +71,8 @@ class TaskSpec(BaseModel):
     name: str
     version: str
     description: str = ""
-    dataset: str  # file or folder under data/benchmarks
+    dataset: str | None = None  # generation formats: file under data/benchmarks
+    lmeval_task: str | None = None  # multiple-choice formats: the lm-eval task its documents come from
     format: Literal["mmlu", "arc", "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "gsm8k", "ifeval"]
     group_field: str | None = None
     seed: int = 1234
@@ -93,8 +81,7 @@ class TaskSpec(BaseModel):
     scorers: list[str]
     metrics: list[MetricSpec]
     max_tokens: int = 16
-    instruction: str = ""
-    cloze: ClozeSpec | None = None
+    instruction: str = ""  # the lettered prompt's first line (letter_logits, TR125's chat prompt)
     generation: GenerationSpec | None = None
 
     @model_validator(mode="after")
@@ -107,24 +94,29 @@ class TaskSpec(BaseModel):
             raise ValueError(f"format {self.format!r} needs a `generation` section")
         if self.fewshot and not (self.generation and self.generation.fewshot_dataset):
             raise ValueError("fewshot > 0 needs generation.fewshot_dataset")
-        if "loglikelihood" in self.scorers and self.cloze is None:
-            raise ValueError("the loglikelihood scorer needs a `cloze` prompt")
+        if self.format in MC_FORMATS and (not self.lmeval_task or self.dataset):
+            raise ValueError(f"format {self.format!r} reads its documents from an lm-eval task: set `lmeval_task` "
+                             "(data/lm_eval_tasks) and no `dataset`")
+        if self.format in GEN_FORMATS and not self.dataset:
+            raise ValueError(f"format {self.format!r} needs a `dataset` file")
         return self
-
-    def cloze_spec(self) -> ClozeSpec:
-        if self.cloze is not None:
-            return self.cloze
-        raise TaskError(f"task {self.name!r} has no `cloze` prompt for loglikelihood scoring")
 
 
 @dataclass(frozen=True)
 class MCItem:
+    """A multiple-choice document. `question` and `choices` (the answer texts) feed the lettered
+    prompt; `context`, `continuations` and `cloze_choices` are lm-eval's cloze requests and choice
+    strings for the same document; `gold` indexes both."""
     item_id: str
     question: str
     choices: tuple[str, ...]
     gold: int
     group: str | None = None
     labels: tuple[int, ...] | None = None  # 1 per true choice where several are true (TruthfulQA MC2)
+    context: str = ""
+    continuations: tuple[str, ...] = ()
+    cloze_choices: tuple[str, ...] = ()
+    description: str = ""  # lm-eval's description for this document (MMLU's subject line)
 
     @property
     def gold_letter(self) -> str:
@@ -148,6 +140,7 @@ class Task:
     items: list[MCItem | GenItem] = field(default_factory=list)
     size: str = "demo"
     fewshot: list[GenItem] = field(default_factory=list)  # the same examples before every item
+    lmeval_version: str | None = None  # the lm-eval YAML's metadata.version (multiple choice)
 
     @property
     def name(self) -> str:
@@ -155,7 +148,11 @@ class Task:
 
     @property
     def version(self) -> str:
-        return self.spec.version
+        """quantbench's version, and for multiple choice the lm-eval task's: a prompt changed in
+        either changes the version, so cached samples of the old prompt are never reused."""
+        if self.lmeval_version is None:
+            return self.spec.version
+        return f"{self.spec.version}/{self.spec.lmeval_task}@{self.lmeval_version}"
 
 
 def tasks_dir() -> Path:
@@ -172,7 +169,7 @@ def load_spec(name: str, folder: Path | None = None) -> TaskSpec:
         raise TaskError(f"{path}: invalid task definition: {e}") from None
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     rows = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -185,37 +182,9 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def hellaswag_preprocess(text: str) -> str:
-    """lm-eval's HellaSwag cleaning (lm_eval/tasks/hellaswag/utils.py; importing it pulls in `datasets`,
-    ~3 s): drop WikiHow's bracketed artefacts. A test compares the two on real rows."""
-    text = text.strip()
-    text = text.replace(" [title]", ". ")
-    text = re.sub("\\[.*?\\]", "", text)
-    return text.replace("  ", " ")
-
-
-def _parse_row(fmt: str, row: dict, where: str, idx: int) -> MCItem | GenItem:
+def _parse_row(fmt: str, row: dict, where: str, idx: int) -> GenItem:
     try:
-        if fmt == "mmlu":
-            choices = tuple(row["choices"])
-            gold = int(row["answer"])
-            item = MCItem(f"{row['subject']}/{idx}", row["question"], choices, gold, row["subject"])
-        elif fmt == "arc":
-            labels = list(row["choices"]["label"])
-            choices = tuple(row["choices"]["text"])
-            gold = labels.index(row["answerKey"])
-            item = MCItem(row["id"], row["question"], choices, gold, None)
-        elif fmt == "hellaswag":  # `ind` repeats across rows: the row index is the identity
-            query = hellaswag_preprocess(row["activity_label"] + ": " + row["ctx_a"] + " " + row["ctx_b"].capitalize())
-            choices = tuple(hellaswag_preprocess(e) for e in row["endings"])
-            item = MCItem(f"validation/{idx}", query, choices, int(row["label"]), None)
-        elif fmt in ("truthfulqa_mc1", "truthfulqa_mc2"):
-            targets = row["mc1_targets" if fmt == "truthfulqa_mc1" else "mc2_targets"]
-            labels = tuple(int(v) for v in targets["labels"])
-            gold = labels.index(1)  # the first choice is the true one in both (lm-eval: doc_to_target 0)
-            item = MCItem(f"validation/{idx}", row["question"], tuple(targets["choices"]), gold, None,
-                          labels if fmt == "truthfulqa_mc2" else None)
-        elif fmt == "gsm8k":
+        if fmt == "gsm8k":
             item = GenItem(f"{Path(where).stem}/{idx}", row["question"], row["answer"])
             if "####" not in item.target:
                 raise ValueError("answer has no '#### N' line")
@@ -227,21 +196,22 @@ def _parse_row(fmt: str, row: dict, where: str, idx: int) -> MCItem | GenItem:
                            {"key": row["key"], "instruction_id_list": ids, "kwargs": kwargs})
     except (KeyError, TypeError, ValueError) as e:
         raise TaskError(f"{where}: row {idx + 1} is malformed ({type(e).__name__}: {e})") from None
-    if isinstance(item, MCItem):
-        most = len(LETTERS) if fmt in LETTERED_FORMATS else float("inf")
-        if not 2 <= len(item.choices) <= most or not 0 <= item.gold < len(item.choices):
-            raise TaskError(f"{where}: row {idx + 1} has {len(item.choices)} choices and gold index {item.gold}")
     return item
 
 
 def load_all_items(spec: TaskSpec, dataset: str | None = None) -> list[MCItem | GenItem]:
+    """Every item of the task's evaluation split (generation: of `dataset` if given)."""
+    if spec.format in MC_FORMATS:
+        from .mc_docs import load_mc_items
+
+        return load_mc_items(spec)
     root = paths.benchmarks_dir() / (dataset or spec.dataset)
     if not root.exists():
         raise TaskError(f"task {spec.name!r}: dataset {root} not found")
     files = sorted(root.glob("*.jsonl")) if root.is_dir() else [root]
     items = []
     for f in files:
-        for idx, row in enumerate(_read_jsonl(f)):
+        for idx, row in enumerate(read_jsonl(f)):
             items.append(_parse_row(spec.format, row, str(f), idx))
     return items
 
@@ -253,7 +223,7 @@ def subset_path(spec: TaskSpec, size: str) -> Path:
 FEWSHOT = "fewshot"  # the stored id list of a task's few-shot examples: subsets/<task>__fewshot.txt
 
 
-def draw_subset(spec: TaskSpec, items: list[MCItem | GenItem], size: str) -> list[str]:
+def draw_subset(spec: TaskSpec, items: list[MCItem | GenItem | ItemRef], size: str) -> list[str]:
     """The seeded draw that produced the stored id list (used to create it, and to verify it)."""
     if size == FEWSHOT:  # examples from the few-shot split, in the order they are shown
         ids = [it.item_id for it in items]
@@ -271,26 +241,42 @@ def draw_subset(spec: TaskSpec, items: list[MCItem | GenItem], size: str) -> lis
     return sorted(rng.sample(ids, min(rule.n, len(ids))), key=ids.index)
 
 
+class ItemRef(NamedTuple):
+    """What a subset draw needs of an item, known without building its prompt."""
+    item_id: str
+    group: str | None
+
+
 def load_task(name: str, size: str = "demo", limit: int | None = None) -> Task:
     spec = load_spec(name)
     if size not in spec.sizes:
         raise TaskError(f"task {name!r} has no size {size!r} (sizes: {sorted(spec.sizes)})")
-    items = load_all_items(spec)
-    by_id = {it.item_id: it for it in items}
+    mc = spec.format in MC_FORMATS
+    if mc:  # lm-eval renders the prompts: only those of the selected documents are built
+        from .mc_docs import item_refs, lmeval_version, load_mc_items
+
+        refs: list = [ItemRef(i, g) for i, g in item_refs(spec)[0]]
+    else:
+        refs = load_all_items(spec)
+    known = {r.item_id for r in refs}
     stored = subset_path(spec, size)
     if spec.sizes[size] == "all":
-        ids = list(by_id)
+        ids = list(dict.fromkeys(r.item_id for r in refs))
     elif stored.exists():
         ids = [line.strip() for line in stored.read_text().splitlines() if line.strip()]
-        missing = [i for i in ids if i not in by_id]
+        missing = [i for i in ids if i not in known]
         if missing:
             raise TaskError(f"{stored}: {len(missing)} ids not in the dataset, e.g. {missing[:3]}")
     else:
-        ids = draw_subset(spec, items, size)
+        ids = draw_subset(spec, refs, size)
     if limit is not None:
         ids = ids[:limit]
     if not ids:
         raise TaskError(f"task {name!r} size {size!r}: the subset is empty")
+    if mc:
+        by_id = {it.item_id: it for it in load_mc_items(spec, ids=set(ids))}
+        return Task(spec, [by_id[i] for i in ids], size, [], lmeval_version(spec))
+    by_id = {it.item_id: it for it in refs}
     return Task(spec, [by_id[i] for i in ids], size, load_fewshot(spec))
 
 

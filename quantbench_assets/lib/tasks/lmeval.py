@@ -193,16 +193,21 @@ def _resolve_data_files(cfg: dict, folder: Path) -> dict:
     return {**cfg, "dataset_kwargs": {**kwargs, "data_files": files}}
 
 
+def task_config(path: Path) -> dict:
+    """An lm-eval task YAML as lm-eval reads it (!function and include resolved), data files absolute."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    return _resolve_data_files(load_yaml(path), path.parent)
+
+
 def local_tasks(names: list[str]) -> list[dict]:
     """lm-eval task configs from data/lm_eval_tasks/<name>.yaml, their data files made absolute."""
-    from lm_eval.tasks._yaml_loader import load_yaml  # lm-eval's loader: resolves !function and include
-
     configs = []
     for name in names:
         path = lm_eval_tasks_dir() / f"{name}.yaml"
         if not path.exists():
             raise FileNotFoundError(f"no lm-eval task file {path}")
-        configs.append(_resolve_data_files(load_yaml(path), path.parent))
+        configs.append(task_config(path))
     return configs
 
 

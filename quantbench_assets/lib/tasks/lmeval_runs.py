@@ -173,44 +173,38 @@ def lmeval_rows(run: dict, request_log: list[dict], provenance: dict) -> dict[st
 
 # ─── the shipped tasks' stored subsets: the same items as quantbench's own task files ─────────────
 
-# qb_* task -> (quantbench task under data/tasks, how quantbench names a document given its index)
-_SHIPPED = {
-    "qb_arc_easy": ("arc_easy", lambda doc, i, first: doc["id"]),
-    "qb_arc_challenge": ("arc_challenge", lambda doc, i, first: doc["id"]),
-    "qb_hellaswag": ("hellaswag", lambda doc, i, first: f"validation/{i}"),
-    "qb_truthfulqa_mc1": ("truthfulqa_mc1", lambda doc, i, first: f"validation/{i}"),
-    "qb_truthfulqa_mc2": ("truthfulqa_mc2", lambda doc, i, first: f"validation/{i}"),
-    "qb_gsm8k": ("gsm8k", lambda doc, i, first: f"test/{i}"),
-    "qb_ifeval": ("ifeval", lambda doc, i, first: str(doc["key"])),
-    # one file per subject, read in sorted order: the row within its subject's file
-    "qb_mmlu": ("mmlu", lambda doc, i, first: f"{doc['subject']}/{i - first[doc['subject']]}"),
-}
+# qb_* task -> quantbench task under data/tasks. Multiple-choice tasks read their documents from the
+# qb_* task itself (mc_docs.item_refs names them); the generation tasks name them here.
+_SHIPPED = {"qb_arc_easy": "arc_easy", "qb_arc_challenge": "arc_challenge", "qb_hellaswag": "hellaswag",
+            "qb_truthfulqa_mc1": "truthfulqa_mc1", "qb_truthfulqa_mc2": "truthfulqa_mc2", "qb_mmlu": "mmlu",
+            "qb_gsm8k": "gsm8k", "qb_ifeval": "ifeval"}
+_GEN_NAMES = {"qb_gsm8k": lambda doc, i: f"test/{i}", "qb_ifeval": lambda doc, i: str(doc["key"])}
 
 
 def write_shipped_subsets(sizes: tuple[str, ...] = ("demo", "seed_study")) -> list[Path]:
     """subsets/<qb task>__<size>.txt for the shipped tasks: the documents of quantbench's stored id
-    lists (data/tasks/subsets), as doc indices, so both task systems score the same items. Each match
-    is checked on the question text."""
+    lists (data/tasks/subsets), as doc indices, so both task systems score the same items. Each
+    generation task's match is checked on the question text."""
     from .benchmarks import load_all_items, load_spec, subset_path
+    from .mc_docs import item_refs
 
     tm = task_manager()
     written = []
-    for name, (qb_name, name_of) in _SHIPPED.items():
+    for name, qb_name in _SHIPPED.items():
         task = tm.load([name])["tasks"][name]
         docs = list(task.eval_docs)
-        first: dict[str, int] = {}
-        for i, doc in enumerate(docs):
-            if "subject" in doc:
-                first.setdefault(doc["subject"], i)
-        index = {name_of(doc, i, first): i for i, doc in enumerate(docs)}
         spec = load_spec(qb_name)
-        items = {it.item_id: it for it in load_all_items(spec)}
+        if name in _GEN_NAMES:
+            index = {_GEN_NAMES[name](doc, i): i for i, doc in enumerate(docs)}
+            items = {it.item_id: it for it in load_all_items(spec)}
+        else:  # the same documents: quantbench's item ids are names for lm-eval's doc indices
+            index, items = {item_id: i for i, (item_id, _) in enumerate(item_refs(spec)[0])}, {}
         for size in sizes:
             stored = subset_path(spec, size)
             if not stored.exists():
                 continue
             ids = [line.strip() for line in stored.read_text().splitlines() if line.strip()]
-            for item_id in ids:
+            for item_id in (ids if items else []):
                 doc = docs[index[item_id]]
                 text = str(doc.get("question") or doc.get("prompt") or doc.get("query") or doc.get("ctx") or "")
                 if items[item_id].question.strip()[:40] not in text and text.strip()[:40] not in items[item_id].question:
