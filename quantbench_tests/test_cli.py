@@ -80,6 +80,15 @@ def test_a_narrowed_run_adds_the_baseline_rung_and_says_so(qb_env):
     assert notes and "baseline rung F16" in notes[0]
 
 
+def test_quant_picks_from_the_catalog_ladder_not_only_the_studys_rungs(qb_env):
+    # The demo leaves Qwen-1.5B's Q3_K_M out for time; `--quant Q3_K_M` brings it back.
+    args = cli.build_parser().parse_args(["demo", "--model", "qwen2.5-coder-1.5b-instruct", "--quant", "Q3_K_M"])
+    study, _catalog, notes = cli.plan_study(args)
+    assert "Q3_K_M" not in next(p for p in DEMO.models if p.model == "qwen2.5-coder-1.5b-instruct").rungs
+    assert [p.rungs for p in study.models] == [("Q4_K_M", "Q3_K_M")]
+    assert notes and "baseline rung Q4_K_M" in notes[0]
+
+
 def test_progress_lines_scale_the_eta_by_the_work_left():
     now = [0.0]
     lines: list[str] = []

@@ -43,9 +43,9 @@ def plan_study(args):
         narrowed = []
         for p in chosen:
             ladder = catalog.get(p.model).ladder
-            rungs = [q for q in p.rungs if q in args.quant]
+            rungs = [q for q in ladder if q in args.quant]  # any rung of the catalog ladder, not only the study's
             if not rungs:
-                raise StudyError(f"--quant {args.quant} leaves no rung of {p.model} (its rungs: {list(p.rungs)})")
+                raise StudyError(f"--quant {args.quant} leaves no rung of {p.model} (its catalog ladder: {ladder})")
             base = baseline_quant(ladder)
             if base not in rungs:  # every comparison and the KLD need the baseline rung: evaluate it too
                 notes.append(f"{p.model}: adding its baseline rung {base} (comparisons and KLD are against it)")
