@@ -174,8 +174,9 @@ DEMO = Study(
         # 100 items: with no item flipped, 100 paired items already show equivalence within ±3 pp
         # (0.97^100 < 0.05); 50 cannot, whatever the answers.
         ModelPlan("smollm2-135m-instruct", ("F16", "Q8_0", "Q4_K_M", "Q2_K"), limit=100),
-        # Q3_K_M (in its catalog ladder: `--quant Q3_K_M`) adds ~95 s cold: left out to keep the
-        # demo well under 10 minutes (9.9 min with it, measured 2026-12-02).
+        # Q3_K_M is in its catalog ladder but adds ~95 s cold: left out to keep the demo well under 10
+        # minutes (9.9 min with it, measured 2026-12-02); `demo --model qwen2.5-coder-1.5b-instruct
+        # --quant Q3_K_M` runs it against the base.
         ModelPlan("qwen2.5-coder-1.5b-instruct", ("Q4_K_M", "Q2_K"), limit=20),
     ),
     # memory_probe (peak RSS in an isolated process, ~20 s a rung on 2 cores) is left to tr125: the
