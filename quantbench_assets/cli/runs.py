@@ -78,9 +78,12 @@ def _weights(study, catalog) -> dict:
         items = (p.limit or study.limit or 50) * len(study.standard_tasks) if "standard_benchmark_samples" in study.assets else 0
         items += (p.limit or study.limit or 55) * len(study.benchmark_tasks) * 8 if "benchmark_samples" in study.assets else 0
         items += study.generation_limit * 5 * 40 if "generation_samples" in study.assets else 0
-        out[p.model] = {"base": 10 + 30 * size_b, "build": 5 + 25 * size_b,
-                        "logits": 3 + study.ppl_windows * 8 * size_b,
-                        "eval": 5 + size_b * (1.3 * items + study.ppl_windows * 16 + study.speed_reps * 8 + 10)}
+        # fitted to the cold demo on 2 cores (2026-12-02): SmolLM2-135M 0.33 s an ARC-Easy item, 4 s a
+        # perplexity + KLD window; Qwen-1.5B 1.1 s and 16 s; rung builds 3 s and 21-39 s
+        out[p.model] = {"base": 2 + 12 * size_b, "build": 3 + 20 * size_b,
+                        "logits": 5 + study.ppl_windows * (1 + 4 * size_b),
+                        "eval": 5 + (0.25 + 0.55 * size_b) * items + study.ppl_windows * (2 + 9 * size_b)
+                        + study.speed_reps * (1.5 + 4.5 * size_b)}
     return out
 
 
@@ -95,7 +98,7 @@ def run(study, catalog, skip_dbt: bool = False) -> int:
     weights = _weights(study, catalog)
     steps: list[tuple[str, float]] = [("catalog: validate, sync partitions", 5)]
     if "hardware_profile" in present:
-        steps.append(("this machine: CPU, memory bandwidth", 10))
+        steps.append(("this machine: CPU, memory bandwidth", 7))
     for p in study.models:
         w = weights[p.model]
         steps.append((f"{p.model}: base file ({catalog.get(p.model).source.kind})", w["base"]))
@@ -107,7 +110,7 @@ def run(study, catalog, skip_dbt: bool = False) -> int:
     if after:
         steps.append(("statistics across rungs", 10))
     if not skip_dbt:
-        steps += [("dbt marts (build + tests)", 60), ("charts, report, site, parquet", 20)]
+        steps += [("dbt marts (build + tests)", 20), ("charts, report, site, parquet", 5)]
     progress = Steps([w for _, w in steps], say)
     labels = iter([label for label, _ in steps])
     failures: list[str] = []
