@@ -52,11 +52,13 @@ def model_findings(model: str, verdicts: pl.DataFrame | None, shift: pl.DataFram
     out = []
     vrows = [] if verdicts is None else [r for r in verdicts.to_dicts() if r.get("model") == model]
     non_base = [r for r in vrows if verdict_of(r) != "baseline"]
-    kld = {}
+    kld, base = {}, set()
     if shift is not None and {"variant", "kld_mean"} <= set(shift.columns):
         for r in shift.to_dicts():
             if str(r["variant"]).startswith(f"{model}__") and as_number(r.get("kld_mean")) is not None:
                 kld[str(r["variant"]).split("__")[-1]] = r["kld_mean"]
+                if r.get("is_base"):  # its KLD vs its own cache is compression noise (±1e-5), not a result
+                    base.add(str(r["variant"]).split("__")[-1])
     for r in vrows:
         q = str(r.get("quant_requested") or str(r.get("variant", "")).split("__")[-1])
         if q not in kld and as_number(r.get("kld_mean")) is not None:
@@ -80,7 +82,8 @@ def model_findings(model: str, verdicts: pl.DataFrame | None, shift: pl.DataFram
     elif vrows or kld:
         out.append(f"- **No cliff found**: no rung has KLD ≥ {KLD_WORSE} or an accuracy verdict of 'worse'.")
     if kld:
-        out.append("- KL divergence vs the base rung: " + ", ".join(f"{q} {v:.3g}" for q, v in sorted(kld.items(), key=lambda kv: quant_order(kv[0]))) + ".")
+        out.append("- KL divergence vs the base rung: " + ", ".join(
+            f"{q} (base)" if q in base else f"{q} {v:.3g}" for q, v in sorted(kld.items(), key=lambda kv: quant_order(kv[0]))) + ".")
     undecided = [r for r in non_base if verdict_of(r) == "undecided"]
     if non_base:
         out.append(f"- {len(non_base)} accuracy comparison(s) vs the baseline: "
