@@ -76,6 +76,29 @@ def test_one_partition_materializes_end_to_end_and_again_without_new_rows(pipeli
     assert again.success and counts(db) == before
 
 
+def test_tr125_samples_are_the_benchmark_chains_generate_rescore_rows(pipeline):
+    """TR125's benchmark_samples is the benchmark chain run with generate_rescore alone: the standard
+    chain asked for the same scorer answers every item from the cache TR125 filled, and both tables
+    hold the same rows (same keys, outputs, prompt, provenance and reference)."""
+    materialize, db = pipeline
+    assert materialize(PARTITION_ASSETS, GOOD, RUN_CONFIG).success
+    standard = materialize(["standard_benchmark_samples"], GOOD, {"ops": {"standard_benchmark_samples": {"config": {
+        "tasks": ["mmlu", "arc_challenge"], "scorers": ["generate_rescore"], "limit": 2}}}})
+    assert standard.success, failure_messages(standard)
+    meta = standard.asset_materializations_for_node("standard_benchmark_samples")[0].metadata
+    assert (meta["cache_hits"].value, meta["cache_misses"].value) == (4, 0)
+    shared = ("task, task_version, task_format, item_id, scorer, prompt_method, n_fewshot, gold, reference, "
+              "sample_key, output, engine, engine_build, gguf_sha256, logits_all")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tr125, chain = (con.execute(f"select {shared} from raw.{t} where variant = ? order by task, item_id",
+                                    [GOOD]).fetchall() for t in ("benchmark_samples", "standard_benchmark_samples"))
+    finally:
+        con.close()
+    assert len(tr125) == 4 and tr125 == chain
+    assert all(r[2] in ("mmlu", "arc") and r[8] and r[-1] is False for r in tr125)
+
+
 def test_a_truncated_gguf_and_a_wrong_sha256_fail_their_own_partitions_and_keep_other_rows(pipeline):
     materialize, db = pipeline
     assert materialize(PARTITION_ASSETS, GOOD, RUN_CONFIG).success

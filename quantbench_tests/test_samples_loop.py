@@ -106,6 +106,8 @@ def test_the_rows_of_every_inference_path_fit_their_declared_tables(tmp_path):
     standard = run_scorer(NoModel(), task, "generate_rescore", {**prov, "logits_all": True}, cache, _quiet,
                           max_tokens=8, has_chat_template=True)
     assert schemas.frame("standard_benchmark_samples", standard).height == 2
+    # TR125's benchmark_samples asset writes the benchmark chain's generate_rescore rows (run_scorer)
+    assert schemas.frame("benchmark_samples", standard).height == 2
     assert schemas.frame("standard_benchmark_scores", score_samples(standard)).height == 2
     gen = load_e2e_task("brief", "json", n=1)
     for item in gen.items:

@@ -70,6 +70,10 @@ def _catalog(storage: StorageResource) -> Catalog:
     return load_catalog(storage.catalog(), storage.incoming())
 
 
+# The sensors that watch files and partitions: every minute, off until a user turns them on.
+WATCHING = {"minimum_interval_seconds": 60, "default_status": dg.DefaultSensorStatus.STOPPED}
+
+
 def _run_request(run: watch.VariantRun, **tags: str) -> dg.RunRequest:
     return _variant_request(run.run_key, run.variant, {TRIGGER_TAG: run.reason, **tags})
 
@@ -84,8 +88,7 @@ def _variant_request(run_key: str, variant: str, tags: dict) -> dg.RunRequest:
 
 
 @dg.sensor(
-    jobs=[evaluate_variant_job, catalog_job], minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    jobs=[evaluate_variant_job, catalog_job], **WATCHING,
     description="New or changed catalog entries, GGUFs dropped into the incoming folder, and new revisions "
                 "of tracked hub repos: adds their partitions, records the catalog and evaluates the rungs.",
 )
@@ -184,8 +187,7 @@ def _latest_storage_id(instance: dg.DagsterInstance, asset: str, partition: str)
 
 
 @dg.sensor(
-    jobs=[base_logits_job, distribution_shift_job], minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    jobs=[base_logits_job, distribution_shift_job], **WATCHING,
     description="Once a model's base rung is built, computes its base logits; once those exist, each built "
                 "rung's KL divergence against them (again whenever the base or the rung changes).",
 )

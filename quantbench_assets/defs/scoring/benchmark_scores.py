@@ -1,4 +1,6 @@
-"""Scores computed from stored outputs: changing a rule re-reads samples and never re-runs a model."""
+"""Scores computed from stored outputs: changing a rule re-reads samples and never re-runs a model.
+TR125's raw and rescored letters come from score_mc_generation (lib/scoring/tr125.py), the one rule
+the benchmark chain's scoring (score_samples) also applies to its generate_rescore samples."""
 
 import dagster as dg
 import polars as pl

@@ -1,21 +1,21 @@
-"""Inference per variant. Outputs are stored per sample with timings and provenance; scoring is a
-separate asset that reads them back."""
-
-from datetime import datetime, timezone
+"""TR125's benchmark: the benchmark chain (defs/scoring/standard.py) run with its generate_rescore
+scorer alone, written to TR125's own table (raw.benchmark_samples, scored by benchmark_scores) that
+fct_variant_accuracy and the leaderboards read. One inference body (`infer_benchmarks`), one sample
+loop (run_scorer) and one prompt rule (lib/scoring/tr125.py) serve both chains' assets, so they share
+cache keys and a model answers each item once."""
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from quantbench_assets.lib.core import warehouse
-from quantbench_assets.lib.core.cache import SampleCache
-from quantbench_assets.lib.scoring.tr125 import run_mc_generation
-from quantbench_assets.lib.tasks.benchmarks import TaskError, load_task
-from quantbench_assets.lib.gguf.rungs import provenance
+from quantbench_assets.lib.core import schemas, warehouse
+from quantbench_assets.lib.scoring.tr125 import SCORER_GENERATE_RESCORE
+from quantbench_assets.lib.tasks.benchmarks import SCORERS_BY_FORMAT, TaskError, load_task
 
 from ..common import partition_failure, rung_or_fail
 from ..partitions import variants
 from ..resources import EngineResource, StorageResource, WarehouseResource
+from .standard import infer_benchmarks
 
 
 class BenchmarkConfig(dg.Config):
@@ -37,19 +37,14 @@ def benchmark_samples(context: dg.AssetExecutionContext, config: BenchmarkConfig
     store, manifest = rung_or_fail(storage, key, "benchmark_samples")
     with partition_failure("benchmark_samples", key, TaskError):
         tasks = [load_task(name, config.size, config.limit) for name in config.tasks]
-    rows: list[dict] = []
-    cache = SampleCache(store.subdir("cache") / "samples.sqlite")
-    try:
-        with engine.open(manifest["path"]) as eng:
-            prov = provenance(manifest, eng.build, eng.settings.as_dict(), datetime.now(timezone.utc).isoformat(),
-                              engine=eng.name)
-            for task in tasks:
-                # the GGUF decides the prompt: chat template -> chat zero-shot, none -> few-shot completion
-                rows += run_mc_generation(eng, task, prov, cache, log=context.log.info,
-                                          has_chat_template=manifest["has_chat_template"])
-    finally:
-        cache.close()
-    df = pl.DataFrame(rows, infer_schema_length=None)
+    unfit = [t.name for t in tasks if SCORER_GENERATE_RESCORE not in SCORERS_BY_FORMAT[t.spec.format]]
+    if unfit:
+        raise dg.Failure(description=f"benchmark_samples[{key}]: TR125's generate_rescore scorer does not apply "
+                                     f"to tasks {unfit} (lettered multiple choice only: MMLU, ARC, HellaSwag)")
+    # the GGUF decides the prompt: chat template -> chat zero-shot, none -> few-shot completion
+    rows, prov, cache = infer_benchmarks(context, store, manifest, [(t, SCORER_GENERATE_RESCORE) for t in tasks],
+                                         engine)
+    df = schemas.frame("benchmark_samples", rows)
     with duckdb.connect() as con:
         written = warehouse.replace_rows(con, "benchmark_samples", df, {"variant": key})
     expected = sum(len(t.items) for t in tasks)

@@ -34,6 +34,11 @@ def _variants(m: dict) -> pl.DataFrame | None:
     return dim.select(cols)
 
 
+def _lacking(key: str, title: str):
+    """The empty chart of `key`, naming the marts that had no data for it."""
+    return lambda *marts: Chart(key, title, None, tuple(marts))
+
+
 def _quant_col(df: pl.DataFrame) -> str:
     return "quant_requested" if "quant_requested" in df.columns else "quant"
 
@@ -65,11 +70,12 @@ def accuracy_vs_bpw_figure(m: dict) -> Chart:
                                  pl.col("rescored_accuracy").alias("accuracy"), *ci,
                                  *(pl.col(c) for c in ("chance_rate",) if c in acc.columns)))
     title = "Accuracy vs bits per weight, per task"
+    lacking = _lacking("accuracy_vs_bpw", title)
     if not frames:
-        return Chart("accuracy_vs_bpw", title, None, ("fct_variant_benchmark_scores", "fct_variant_accuracy"))
+        return lacking("fct_variant_benchmark_scores", "fct_variant_accuracy")
     df = _order_by_bpw(pl.concat(frames, how="diagonal_relaxed").drop_nulls(["bits_per_weight", "accuracy"]))
     if df.height == 0:
-        return Chart("accuracy_vs_bpw", title, None, ("fct_variant_benchmark_scores", "fct_variant_accuracy"))
+        return lacking("fct_variant_benchmark_scores", "fct_variant_accuracy")
     error = {}
     if {"ci_low", "ci_high"} <= set(df.columns):
         df = df.with_columns((pl.col("ci_high") - pl.col("accuracy")).alias("err_plus"),
@@ -103,21 +109,22 @@ def kld_vs_bpw_figure(m: dict) -> Chart:
     import plotly.express as px
 
     title = "KL divergence vs bits per weight"
+    lacking = _lacking("kld_vs_bpw", title)
     shift = m.get("fct_variant_distribution_shift")
     if not has_columns(shift, "variant", "kld_mean"):
-        return Chart("kld_vs_bpw", title, None, ("fct_variant_distribution_shift",))
+        return lacking("fct_variant_distribution_shift")
     df = shift
     variants = _variants(m)
     if not has_columns(df, "model", "bits_per_weight") and variants is not None:
         df = df.drop([c for c in ("model", "bits_per_weight", "quant_requested") if c in df.columns and c != "variant"])
         df = df.join(variants, on="variant", how="inner")
     if not has_columns(df, "model", "bits_per_weight"):
-        return Chart("kld_vs_bpw", title, None, ("dim_model_variants",))
+        return lacking("dim_model_variants")
     if "is_base" in df.columns:
         df = df.filter(~pl.col("is_base").fill_null(False))
     df = _order_by_bpw(df.filter(pl.col("kld_mean") > 0).drop_nulls(["bits_per_weight"]))
     if df.height == 0:
-        return Chart("kld_vs_bpw", title, None, ("fct_variant_distribution_shift",))
+        return lacking("fct_variant_distribution_shift")
     hover = [c for c in ("quant_requested", "ppl_ratio", "same_top_p", "perplexity") if c in df.columns]
     fig = px.line(df.to_pandas(), x="bits_per_weight", y="kld_mean", color="model", markers=True, log_y=True,
                   hover_data=hover, labels={"kld_mean": "mean KLD vs base rung (log)", "bits_per_weight": "bits per weight"})
@@ -130,12 +137,13 @@ def speed_vs_size_figure(m: dict) -> Chart:
     import plotly.express as px
 
     title = "Decode speed vs file size, per machine"
+    lacking = _lacking("speed_vs_size", title)
     board = m.get("rpt_leaderboard_by_hardware")
     if not has_columns(board, "variant", "decode_tok_per_s"):
-        return Chart("speed_vs_size", title, None, ("rpt_leaderboard_by_hardware",))
+        return lacking("rpt_leaderboard_by_hardware")
     variants = _variants(m)
     if variants is None or "size_bytes" not in variants.columns:
-        return Chart("speed_vs_size", title, None, ("dim_model_variants",))
+        return lacking("dim_model_variants")
     machine = (pl.concat_str([pl.col("device_kind").str.to_uppercase(), pl.lit(": "),
                               pl.col("device_name").fill_null(pl.col("hardware_id"))])
                if has_columns(board, "device_kind", "device_name", "hardware_id") else pl.lit("this machine"))
@@ -143,7 +151,7 @@ def speed_vs_size_figure(m: dict) -> Chart:
         .join(variants.select("variant", "model", "quant_requested", (pl.col("size_bytes") / 1e6).alias("size_mb")),
               on="variant", how="inner").drop_nulls(["decode_tok_per_s", "size_mb"]).sort(["machine", "model", "size_mb"])
     if df.height == 0:
-        return Chart("speed_vs_size", title, None, ("rpt_leaderboard_by_hardware",))
+        return lacking("rpt_leaderboard_by_hardware")
     machines = df["machine"].unique(maintain_order=True).to_list()
     fig = px.line(df.to_pandas(), x="size_mb", y="decode_tok_per_s", color="model", facet_col="machine",
                   facet_col_wrap=2, markers=True, text="quant_requested", category_orders={"machine": machines},
@@ -159,14 +167,15 @@ def tier_heatmap_figure(m: dict) -> Chart:
     import plotly.graph_objects as go
 
     title = "Quality tier per model and quant"
+    lacking = _lacking("tier_heatmap", title)
     tiers = m.get("fct_quality_tiers")
     if not has_columns(tiers, "variant", "quality_tier"):
-        return Chart("tier_heatmap", title, None, ("fct_quality_tiers",))
+        return lacking("fct_quality_tiers")
     df = tiers
     if not has_columns(df, "model", "quant_requested"):
         variants = _variants(m)
         if variants is None or "quant_requested" not in variants.columns:
-            return Chart("tier_heatmap", title, None, ("dim_model_variants",))
+            return lacking("dim_model_variants")
         df = df.select("variant", "quality_tier", *(c for c in ("benchmark_delta_pp",) if c in df.columns)) \
             .join(variants, on="variant", how="inner")
     quants = sorted(df["quant_requested"].drop_nulls().unique().to_list(), key=ladder_sort_key)
@@ -203,15 +212,16 @@ def pareto_front_figure(m: dict) -> Chart:
     import plotly.express as px
 
     title = "Pareto front: quality vs size and vs cost"
+    lacking = _lacking("pareto_front", title)
     front = m.get("fct_pareto_frontier")
     if not has_columns(front, "frontier", "variant", "quality", "cost", "is_on_frontier"):
-        return Chart("pareto_front", title, None, ("fct_pareto_frontier",))
+        return lacking("fct_pareto_frontier")
     df = front.drop_nulls(["quality", "cost"]).with_columns(
         pl.when(pl.col("is_on_frontier")).then(pl.lit("on the front")).otherwise(pl.lit("dominated")).alias("status"),
         pl.when(pl.col("frontier").str.contains("size")).then(pl.col("cost") / 1e6).otherwise(pl.col("cost")).alias("x"),
     ).sort(["frontier", "x"])
     if df.height == 0:
-        return Chart("pareto_front", title, None, ("fct_pareto_frontier",))
+        return lacking("fct_pareto_frontier")
     frontiers = df["frontier"].unique(maintain_order=True).to_list()
     hover = [c for c in ("variant", "dominated_by") if c in df.columns]
     fig = px.scatter(df.to_pandas(), x="x", y="quality", color="status", symbol="model" if "model" in df.columns else None,
