@@ -8,8 +8,10 @@
   letter_logits     the lettered question (tasks.mc_question_text), one forward pass, and the next
                     token's log p(" A"), log p(" B"), ...: one pass per item instead of one per choice.
   generate_rescore  TR125's greedy generation and letter extraction (lib/scoring/tr125.py, reused as is).
-  generate          greedy generation: GSM8K answers read "#### N" (strict) or the last number
-                    (flexible) with lm-eval's own filters; IFEval with lm-eval's instruction checkers.
+  generate          greedy generation of lm-eval's generate_until request for the document (prompt
+                    with its few-shot examples, `until`, max_gen_toks: lib/tasks/gen_docs.py): GSM8K
+                    answers read "#### N" (strict) or the last number (flexible) with lm-eval's own
+                    filters; IFEval with lm-eval's instruction checkers.
 
 Inference (`run_scorer`, here) and scoring (`score_samples`, benchmark_scoring.py; summaries in
 benchmark_summary.py) are separate: a stored sample holds the raw output (per-choice loglikelihoods,
@@ -76,14 +78,13 @@ def letter_request(item: MCItem, spec: TaskSpec) -> tuple[str, list[str]]:
 
 
 def generation_prompt(item: GenItem, task: Task, engine: Engine | None = None, chat: bool | None = None) -> str:
-    """lm-eval's few-shot layout: examples and the item joined by the delimiter. The examples are the
-    same for every item, so they form a prefix the engine evaluates once. `chat`: wrap it in the
-    chat template (default: the task's setting; False for a model without a template)."""
-    g = task.spec.generation
-    shots = [g.template.format(question=ex.question) + g.target_template.format(target=ex.target)
-             for ex in task.fewshot]
-    text = g.fewshot_delimiter.join(shots + [g.template.format(question=item.question)])
-    if g.chat if chat is None else chat:
+    """lm-eval's context for the document (its few-shot examples are the same for every item, so
+    they form a prefix the engine evaluates once). `chat`: wrap it in the chat template (default:
+    the task's setting; False for a model without a template)."""
+    if not item.context:
+        raise ValueError(f"item {item.item_id!r} carries no lm-eval generation request")
+    text = item.context
+    if task.spec.chat if chat is None else chat:
         if engine is None:
             raise ValueError(f"task {task.name!r} needs an engine to render its chat template")
         return engine.chat_prompt([{"role": "user", "content": text}])
@@ -160,7 +161,7 @@ def _infer_letters(engine: Engine, item: MCItem, spec: TaskSpec) -> dict:
 
 def _infer_generation(engine: Engine, item: GenItem, task: Task, max_tokens: int, chat: bool) -> dict:
     g = engine.generate(generation_prompt(item, task, engine, chat), max_tokens=max_tokens,
-                        stop=task.spec.generation.until, temperature=0.0)
+                        stop=list(item.until), temperature=0.0)
     return {
         "output": g.text, "finish_reason": g.finish_reason, "prompt_tokens": g.prompt_tokens,
         "evaluated_tokens": g.prompt_tokens_evaluated, "completion_tokens": g.completion_tokens,
@@ -175,7 +176,7 @@ def prompt_method(task: Task, scorer: str, has_chat_template: bool | None) -> st
         return SCORER_LOGLIKELIHOOD
     if scorer == SCORER_LETTER:
         return COMPLETION_ZERO_SHOT
-    if task.spec.generation.chat and has_chat_template:
+    if task.spec.chat and has_chat_template:
         return CHAT_ZERO_SHOT
     return few_shot_method(len(task.fewshot))
 
@@ -204,11 +205,12 @@ def run_scorer(engine: Engine, task: Task, scorer: str, provenance: dict, cache:
     chat = scorer == SCORER_GENERATE and method == CHAT_ZERO_SHOT
     if scorer == SCORER_GENERATE:
         decoding |= {"temperature": 0.0, "max_tokens": max_tokens, "chat": chat,
-                     "until": task.spec.generation.until, "fewshot": [ex.item_id for ex in task.fewshot]}
+                     "fewshot": [ex.item_id for ex in task.fewshot]}
 
     def key(item: MCItem | GenItem) -> str:
+        until = {"until": list(item.until)} if scorer == SCORER_GENERATE else {}  # the request's own
         return sample_key(gguf=provenance["gguf_sha256"], task=task.name, version=task.version, item=item.item_id,
-                          scorer=scorer, decoding=decoding, build=provenance["engine_build"])
+                          scorer=scorer, decoding=decoding | until, build=provenance["engine_build"])
 
     def infer(item: MCItem | GenItem) -> dict:
         if scorer == SCORER_LOGLIKELIHOOD:

@@ -1,13 +1,13 @@
-"""Benchmark tasks as data: `data/tasks/<name>.yaml` names the subset sizes, the format, the scorers,
-the lettered prompt's instruction and a `version` stored with every score. Subsets are fixed, seeded
-id lists stored beside the task (`data/tasks/subsets/`), so an item set never drifts between runs,
-machines or library versions.
+"""Benchmark tasks as data: `data/tasks/<name>.yaml` names the lm-eval task its documents come from,
+the subset sizes, the format, the scorers, the lettered prompt's instruction and a `version` stored
+with every score. Subsets are fixed, seeded id lists stored beside the task (`data/tasks/subsets/`), so
+an item set never drifts between runs, machines or library versions.
 
-Multiple choice (mmlu, arc, hellaswag, truthfulqa_mc1/mc2 -> MCItem): the documents, cloze requests,
-choice strings and gold come from the lm-eval task YAML named by `lmeval_task` (data/lm_eval_tasks,
-read by lm-eval itself: mc_docs.py), so the cloze prompt is written once and the loglikelihood scorer
-sends exactly lm-eval's requests. Generation (gsm8k, ifeval -> GenItem) still reads its own dataset
-file and `generation` prompt."""
+One task format: every task's documents, prompts and references come from the lm-eval task YAML named
+by `lmeval_task` (data/lm_eval_tasks, read by lm-eval itself), so a prompt is written once, there, and
+the scorers send exactly lm-eval's requests. Multiple choice (mmlu, arc, hellaswag, truthfulqa_mc1/mc2
+-> MCItem, mc_docs.py): cloze requests, choice strings and gold. Generation (gsm8k, ifeval -> GenItem,
+gen_docs.py): the prompt with its few-shot examples, `until` and `max_gen_toks`, and the reference."""
 from __future__ import annotations
 
 import json
@@ -55,34 +55,24 @@ class SubsetSpec(BaseModel):
     n: int | None = Field(default=None, gt=0)
 
 
-class GenerationSpec(BaseModel):
-    """The prompt of generation tasks: optional few-shot examples, then the item, then greedy decoding."""
-    model_config = ConfigDict(extra="forbid")
-    template: str = "{question}"
-    target_template: str = " {target}"  # how a few-shot example's answer follows its prompt
-    fewshot_dataset: str | None = None  # file under data/benchmarks the few-shot examples come from
-    fewshot_delimiter: str = "\n\n"
-    until: list[str] = Field(default_factory=list)  # stop strings (the model's end token always stops)
-    chat: bool = False  # wrap the prompt in the model's chat template (instruction following)
-
-
 class TaskSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     version: str
     description: str = ""
-    dataset: str | None = None  # generation formats: file under data/benchmarks
-    lmeval_task: str | None = None  # multiple-choice formats: the lm-eval task its documents come from
+    lmeval_task: str  # the lm-eval task (data/lm_eval_tasks) its documents, prompts and references come from
     format: Literal["mmlu", "arc", "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "gsm8k", "ifeval"]
     group_field: str | None = None
     seed: int = 1234
     sizes: dict[str, SubsetSpec | Literal["all"]]
-    fewshot: int = 0
     scorers: list[str]
     metrics: list[MetricSpec]
+    # generate_rescore's budget; a generation task's comes from its lm-eval generation_kwargs (load_task)
     max_tokens: int = 16
     instruction: str = ""  # the lettered prompt's first line (letter_logits, TR125's chat prompt)
-    generation: GenerationSpec | None = None
+    # generation: wrap lm-eval's prompt in the model's chat template (instruction following; lm-eval's
+    # counterpart is its run option apply_chat_template), where the model has one
+    chat: bool = False
 
     @model_validator(mode="after")
     def _scorers_fit_the_format(self):
@@ -90,15 +80,11 @@ class TaskSpec(BaseModel):
         unknown = [s for s in self.scorers if s not in allowed]
         if unknown:
             raise ValueError(f"scorers {unknown} do not apply to format {self.format!r} (allowed: {list(allowed)})")
-        if self.format in GEN_FORMATS and self.generation is None:
-            raise ValueError(f"format {self.format!r} needs a `generation` section")
-        if self.fewshot and not (self.generation and self.generation.fewshot_dataset):
-            raise ValueError("fewshot > 0 needs generation.fewshot_dataset")
-        if self.format in MC_FORMATS and (not self.lmeval_task or self.dataset):
-            raise ValueError(f"format {self.format!r} reads its documents from an lm-eval task: set `lmeval_task` "
-                             "(data/lm_eval_tasks) and no `dataset`")
-        if self.format in GEN_FORMATS and not self.dataset:
-            raise ValueError(f"format {self.format!r} needs a `dataset` file")
+        if self.format in GEN_FORMATS and "max_tokens" in self.model_fields_set:
+            raise ValueError(f"format {self.format!r} takes its max tokens from the lm-eval task's "
+                             "generation_kwargs (max_gen_toks): remove `max_tokens`")
+        if self.chat and self.format not in GEN_FORMATS:
+            raise ValueError(f"`chat` applies to generation formats {list(GEN_FORMATS)}, not {self.format!r}")
         return self
 
 
@@ -126,12 +112,16 @@ class MCItem:
 @dataclass(frozen=True)
 class GenItem:
     """An item answered by generation. `target`: the reference answer (GSM8K's worked solution ending
-    in "#### N"; empty for IFEval, whose reference is the instructions in `meta`)."""
+    in "#### N"; empty for IFEval, whose reference is the instructions in `meta`). `context`, `until`
+    and `max_gen_toks`: lm-eval's generate_until request for the document (gen_docs.py)."""
     item_id: str
     question: str
     target: str = ""
     group: str | None = None
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    context: str = ""
+    until: tuple[str, ...] = ()
+    max_gen_toks: int = 0
 
 
 @dataclass
@@ -139,8 +129,8 @@ class Task:
     spec: TaskSpec
     items: list[MCItem | GenItem] = field(default_factory=list)
     size: str = "demo"
-    fewshot: list[GenItem] = field(default_factory=list)  # the same examples before every item
-    lmeval_version: str | None = None  # the lm-eval YAML's metadata.version (multiple choice)
+    fewshot: list[GenItem] = field(default_factory=list)  # generation: the examples every prompt shows
+    lmeval_version: str | None = None  # the lm-eval YAML's metadata.version
 
     @property
     def name(self) -> str:
@@ -148,8 +138,8 @@ class Task:
 
     @property
     def version(self) -> str:
-        """quantbench's version, and for multiple choice the lm-eval task's: a prompt changed in
-        either changes the version, so cached samples of the old prompt are never reused."""
+        """quantbench's version and the lm-eval task's: a prompt changed in either changes the
+        version, so cached samples of the old prompt are never reused."""
         if self.lmeval_version is None:
             return self.spec.version
         return f"{self.spec.version}/{self.spec.lmeval_task}@{self.lmeval_version}"
@@ -182,52 +172,23 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def _parse_row(fmt: str, row: dict, where: str, idx: int) -> GenItem:
-    try:
-        if fmt == "gsm8k":
-            item = GenItem(f"{Path(where).stem}/{idx}", row["question"], row["answer"])
-            if "####" not in item.target:
-                raise ValueError("answer has no '#### N' line")
-        else:  # ifeval
-            ids, kwargs = list(row["instruction_id_list"]), list(row["kwargs"])
-            if len(ids) != len(kwargs) or not ids:
-                raise ValueError(f"{len(ids)} instruction ids and {len(kwargs)} kwargs")
-            item = GenItem(str(row["key"]), row["prompt"], "", None,
-                           {"key": row["key"], "instruction_id_list": ids, "kwargs": kwargs})
-    except (KeyError, TypeError, ValueError) as e:
-        raise TaskError(f"{where}: row {idx + 1} is malformed ({type(e).__name__}: {e})") from None
-    return item
-
-
-def load_all_items(spec: TaskSpec, dataset: str | None = None) -> list[MCItem | GenItem]:
-    """Every item of the task's evaluation split (generation: of `dataset` if given)."""
+def load_all_items(spec: TaskSpec) -> list[MCItem | GenItem]:
+    """Every item of the task's evaluation split."""
     if spec.format in MC_FORMATS:
         from .mc_docs import load_mc_items
 
         return load_mc_items(spec)
-    root = paths.benchmarks_dir() / (dataset or spec.dataset)
-    if not root.exists():
-        raise TaskError(f"task {spec.name!r}: dataset {root} not found")
-    files = sorted(root.glob("*.jsonl")) if root.is_dir() else [root]
-    items = []
-    for f in files:
-        for idx, row in enumerate(read_jsonl(f)):
-            items.append(_parse_row(spec.format, row, str(f), idx))
-    return items
+    from .gen_docs import load_gen_items
+
+    return load_gen_items(spec)
 
 
 def subset_path(spec: TaskSpec, size: str) -> Path:
     return tasks_dir() / "subsets" / f"{spec.name}__{size}.txt"
 
 
-FEWSHOT = "fewshot"  # the stored id list of a task's few-shot examples: subsets/<task>__fewshot.txt
-
-
 def draw_subset(spec: TaskSpec, items: list[MCItem | GenItem | ItemRef], size: str) -> list[str]:
     """The seeded draw that produced the stored id list (used to create it, and to verify it)."""
-    if size == FEWSHOT:  # examples from the few-shot split, in the order they are shown
-        ids = [it.item_id for it in items]
-        return random.Random(spec.seed).sample(ids, min(spec.fewshot, len(ids)))
     rule = spec.sizes[size]
     if rule == "all":
         return [it.item_id for it in items]
@@ -247,17 +208,18 @@ class ItemRef(NamedTuple):
     group: str | None
 
 
-def load_task(name: str, size: str = "demo", limit: int | None = None) -> Task:
+def load_task(name: str, size: str = "demo", limit: int | None = None, num_fewshot: int | None = None) -> Task:
+    """`num_fewshot` (generation tasks): instead of the lm-eval task's own number of examples."""
+    from .mc_docs import item_refs, lmeval_version
+
     spec = load_spec(name)
     if size not in spec.sizes:
         raise TaskError(f"task {name!r} has no size {size!r} (sizes: {sorted(spec.sizes)})")
     mc = spec.format in MC_FORMATS
-    if mc:  # lm-eval renders the prompts: only those of the selected documents are built
-        from .mc_docs import item_refs, lmeval_version, load_mc_items
-
-        refs: list = [ItemRef(i, g) for i, g in item_refs(spec)[0]]
-    else:
-        refs = load_all_items(spec)
+    if mc and num_fewshot is not None:
+        raise TaskError(f"task {name!r}: num_fewshot applies to generation tasks (the lm-eval YAML sets "
+                        "a multiple-choice task's)")
+    refs = [ItemRef(i, g) for i, g in item_refs(spec)[0]]  # lm-eval renders only the selected prompts
     known = {r.item_id for r in refs}
     stored = subset_path(spec, size)
     if spec.sizes[size] == "all":
@@ -274,35 +236,26 @@ def load_task(name: str, size: str = "demo", limit: int | None = None) -> Task:
     if not ids:
         raise TaskError(f"task {name!r} size {size!r}: the subset is empty")
     if mc:
+        from .mc_docs import load_mc_items
+
         by_id = {it.item_id: it for it in load_mc_items(spec, ids=set(ids))}
         return Task(spec, [by_id[i] for i in ids], size, [], lmeval_version(spec))
-    by_id = {it.item_id: it for it in refs}
-    return Task(spec, [by_id[i] for i in ids], size, load_fewshot(spec))
+    from .gen_docs import fewshot_items, load_gen_items
 
-
-def load_fewshot(spec: TaskSpec) -> list[GenItem]:
-    """The task's few-shot examples: one fixed list shown before every item, so the whole block is a
-    shared prompt prefix the engine evaluates once (lm-eval draws per item; see gsm8k.yaml)."""
-    if not spec.fewshot:
-        return []
-    pool = load_all_items(spec, spec.generation.fewshot_dataset)
-    by_id = {it.item_id: it for it in pool}
-    stored = subset_path(spec, FEWSHOT)
-    if stored.exists():
-        ids = [line.strip() for line in stored.read_text().splitlines() if line.strip()]
-        missing = [i for i in ids if i not in by_id]
-        if missing or len(ids) != spec.fewshot:
-            raise TaskError(f"{stored}: expected {spec.fewshot} ids of {spec.generation.fewshot_dataset}, "
-                            f"got {len(ids)} ({len(missing)} unknown)")
-    else:
-        ids = draw_subset(spec, pool, FEWSHOT)
-    return [by_id[i] for i in ids]
+    by_id = {it.item_id: it for it in load_gen_items(spec, set(ids), num_fewshot)}
+    items = [by_id[i] for i in ids]
+    budgets = {it.max_gen_toks for it in items}
+    if len(budgets) != 1:
+        raise TaskError(f"task {name!r}: the lm-eval requests ask for different max_gen_toks {sorted(budgets)}")
+    spec = spec.model_copy(update={"max_tokens": budgets.pop()})  # the one budget: lm-eval's max_gen_toks
+    return Task(spec, items, size, fewshot_items(spec, num_fewshot), lmeval_version(spec))
 
 
 def write_subset(name: str, size: str) -> Path:
+    from .mc_docs import item_refs
+
     spec = load_spec(name)
-    pool = load_all_items(spec, spec.generation.fewshot_dataset if size == FEWSHOT else None)
-    ids = draw_subset(spec, pool, size)
+    ids = draw_subset(spec, [ItemRef(i, g) for i, g in item_refs(spec)[0]], size)
     out = subset_path(spec, size)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(ids) + "\n")

@@ -35,6 +35,8 @@ from ..engines.llama import Engine, EngineSettings, LlamaCppEngine, row_log_soft
 # Part of every cache key: bump when how the bridge answers a request changes.
 BRIDGE_REVISION = "1"
 TASKS_DIR_ENV = "QUANTBENCH_LMEVAL_TASKS_DIR"  # extra task folders, os.pathsep-separated
+# What a generate_until request without `max_gen_toks` gets: lm-eval's models' default (HFLM's 256).
+DEFAULT_MAX_GEN_TOKENS = 256
 
 
 def lm_eval_tasks_dir() -> Path:
@@ -63,9 +65,9 @@ class QuantbenchLM(LM):
     kept; `request_log` records each request with its answer, key, whether it was cached and its time."""
 
     def __init__(self, model_path: str | None = None, engine: Engine | None = None, n_ctx: int = 2048,
-                 n_threads: int | None = None, max_gen_toks: int = 256, cache: SampleCache | None = None,
-                 key_parts: dict | None = None, task_versions: dict[str, str] | None = None,
-                 **_ignored: Any):
+                 n_threads: int | None = None, max_gen_toks: int = DEFAULT_MAX_GEN_TOKENS,
+                 cache: SampleCache | None = None, key_parts: dict | None = None,
+                 task_versions: dict[str, str] | None = None, **_ignored: Any):
         # **_ignored: lm-eval passes batch_size, device, ... to every model; one process, one engine here.
         super().__init__()
         if engine is None:

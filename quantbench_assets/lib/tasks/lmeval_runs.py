@@ -173,42 +173,31 @@ def lmeval_rows(run: dict, request_log: list[dict], provenance: dict) -> dict[st
 
 # ─── the shipped tasks' stored subsets: the same items as quantbench's own task files ─────────────
 
-# qb_* task -> quantbench task under data/tasks. Multiple-choice tasks read their documents from the
-# qb_* task itself (mc_docs.item_refs names them); the generation tasks name them here.
+# qb_* task -> quantbench task under data/tasks, whose documents come from the qb_* task itself
+# (mc_docs.item_refs names them).
 _SHIPPED = {"qb_arc_easy": "arc_easy", "qb_arc_challenge": "arc_challenge", "qb_hellaswag": "hellaswag",
             "qb_truthfulqa_mc1": "truthfulqa_mc1", "qb_truthfulqa_mc2": "truthfulqa_mc2", "qb_mmlu": "mmlu",
             "qb_gsm8k": "gsm8k", "qb_ifeval": "ifeval"}
-_GEN_NAMES = {"qb_gsm8k": lambda doc, i: f"test/{i}", "qb_ifeval": lambda doc, i: str(doc["key"])}
 
 
 def write_shipped_subsets(sizes: tuple[str, ...] = ("demo", "seed_study")) -> list[Path]:
     """subsets/<qb task>__<size>.txt for the shipped tasks: the documents of quantbench's stored id
-    lists (data/tasks/subsets), as doc indices, so both task systems score the same items. Each
-    generation task's match is checked on the question text."""
-    from .benchmarks import load_all_items, load_spec, subset_path
+    lists (data/tasks/subsets), as doc indices, so both task systems score the same items."""
+    from .benchmarks import load_spec, subset_path
     from .mc_docs import item_refs
 
     tm = task_manager()
     written = []
     for name, qb_name in _SHIPPED.items():
         task = tm.load([name])["tasks"][name]
-        docs = list(task.eval_docs)
         spec = load_spec(qb_name)
-        if name in _GEN_NAMES:
-            index = {_GEN_NAMES[name](doc, i): i for i, doc in enumerate(docs)}
-            items = {it.item_id: it for it in load_all_items(spec)}
-        else:  # the same documents: quantbench's item ids are names for lm-eval's doc indices
-            index, items = {item_id: i for i, (item_id, _) in enumerate(item_refs(spec)[0])}, {}
+        # the same documents: quantbench's item ids are names for lm-eval's doc indices
+        index = {item_id: i for i, (item_id, _) in enumerate(item_refs(spec)[0])}
         for size in sizes:
             stored = subset_path(spec, size)
             if not stored.exists():
                 continue
             ids = [line.strip() for line in stored.read_text().splitlines() if line.strip()]
-            for item_id in (ids if items else []):
-                doc = docs[index[item_id]]
-                text = str(doc.get("question") or doc.get("prompt") or doc.get("query") or doc.get("ctx") or "")
-                if items[item_id].question.strip()[:40] not in text and text.strip()[:40] not in items[item_id].question:
-                    raise ValueError(f"{name}: document {index[item_id]} is not quantbench's {item_id}")
             path = subset_file(task, size)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("".join(f"{index[i]}\n" for i in ids))

@@ -7,7 +7,8 @@ exactly the requests lm-eval would. quantbench adds only what its own extra scor
 id, the item's group, and the question and answer texts its lettered prompt shows (LETTERED_FIELDS).
 
 Only the shipped folders are indexed (lmeval.task_manager: ~0.01 s); a loaded task is kept per
-process until its YAML or data files change."""
+process until its YAML or data files change. The generation tasks (gen_docs.py) load their lm-eval
+task, ids and splits through the same functions."""
 from __future__ import annotations
 
 import functools
@@ -16,7 +17,7 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
-from .benchmarks import LETTERED_FORMATS, LETTERS, MCItem, TaskError, TaskSpec, read_jsonl
+from .benchmarks import LETTERED_FORMATS, LETTERS, MC_FORMATS, MCItem, TaskError, TaskSpec, read_jsonl
 
 # Where the lettered prompt (letter_logits, TR125) finds the question and the answer texts in an
 # lm-eval document, where they are not the task's own: MMLU's cloze choices are the letters, so
@@ -75,9 +76,10 @@ def lmeval_task(spec: TaskSpec):
         raise
     except Exception as e:  # noqa: BLE001 - datasets/pyarrow errors name neither file nor line
         raise _diagnose(spec, cfg, e) from None
-    if task.get_config("output_type") != "multiple_choice":
+    expected = "multiple_choice" if spec.format in MC_FORMATS else "generate_until"
+    if task.get_config("output_type") != expected:
         raise TaskError(f"task {spec.name!r}: lm-eval task {spec.lmeval_task!r} is "
-                        f"{task.get_config('output_type')!r}, not multiple_choice")
+                        f"{task.get_config('output_type')!r}, not {expected}")
     _LOADED[spec.lmeval_task] = (stamp, task)
     return task
 
@@ -92,18 +94,25 @@ def lmeval_version(spec: TaskSpec) -> str:
     return str(v)
 
 
-def _item_ids(spec: TaskSpec, docs, split: str) -> list[str]:
+def doc_item_ids(spec: TaskSpec, docs, split: str) -> list[str]:
     """Stable item ids (the stored subsets and cache keys name items by them): ARC's own id; MMLU's
-    subject and row within the subject's file; otherwise the split and the row."""
+    subject and row within the subject's file; IFEval's key; otherwise the split and the row."""
     if spec.format == "arc":
         return [str(i) for i in docs["id"]]
+    if spec.format == "ifeval":
+        return [str(k) for k in docs["key"]]
     if spec.format == "mmlu":
         first: dict[str, int] = {}
         return [f"{s}/{i - first.setdefault(s, i)}" for i, s in enumerate(docs["subject"])]
     return [f"{split}/{i}" for i in range(len(docs))]
 
 
-def _split(task, fewshot: bool) -> tuple[object, str, bool]:
+def docs_where(task, spec: TaskSpec, split: str) -> str:
+    """The data files of a split, for error messages."""
+    return ", ".join(_data_files({"dataset_kwargs": task.config.dataset_kwargs}, split)) or spec.lmeval_task
+
+
+def split_docs(task, fewshot: bool) -> tuple[object, str, bool]:
     """(documents, split name, whether it is the evaluated split): the evaluation documents, or the
     few-shot ones (lm-eval's fewshot_split, else training, else validation documents)."""
     cfg = task.config
@@ -117,8 +126,8 @@ def _split(task, fewshot: bool) -> tuple[object, str, bool]:
 def item_refs(spec: TaskSpec, fewshot: bool = False) -> tuple[list[tuple[str, str | None]], bool]:
     """([(item id, group)] of every document in order, without rendering a prompt; whether the split
     is the evaluated one)."""
-    docs, split, same = _split(lmeval_task(spec), fewshot)
-    ids = _item_ids(spec, docs, split)
+    docs, split, same = split_docs(lmeval_task(spec), fewshot)
+    ids = doc_item_ids(spec, docs, split)
     groups = list(docs[spec.group_field]) if spec.group_field else [None] * len(ids)
     return list(zip(ids, groups)), same
 
@@ -169,7 +178,7 @@ def _missing_field(task, spec: TaskSpec, doc: dict) -> str | None:
 
 
 @contextmanager
-def _templates_kept():
+def templates_kept():
     """lm-eval compiles a jinja template again on every call (lm_eval.utils.apply_template: ~1 ms,
     90% of building MMLU's 14k items). A source always compiles to the same stateless template, so
     while items are built, each source is compiled once; lm-eval's environment is restored after."""
@@ -190,12 +199,12 @@ def load_mc_items(spec: TaskSpec, fewshot: bool = False, ids: set[str] | None = 
     """The items of the evaluation documents, or with `fewshot` of the few-shot documents (_split).
     `ids`: build only these (rendering every prompt of a 10k-document task takes seconds)."""
     task = lmeval_task(spec)
-    docs, split, _ = _split(task, fewshot)
-    where = ", ".join(_data_files({"dataset_kwargs": task.config.dataset_kwargs}, split)) or spec.lmeval_task
-    item_ids = _item_ids(spec, docs, split)
+    docs, split, _ = split_docs(task, fewshot)
+    where = docs_where(task, spec, split)
+    item_ids = doc_item_ids(spec, docs, split)
     items = []
     most = len(LETTERS) if spec.format in LETTERED_FORMATS else float("inf")
-    with _templates_kept():
+    with templates_kept():
         for i, item_id in enumerate(item_ids):
             if ids is not None and item_id not in ids:
                 continue
