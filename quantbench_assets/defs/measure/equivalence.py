@@ -16,7 +16,7 @@ from quantbench_assets.lib.tasks.benchmarks import TaskError, load_task
 
 
 from ..common import md_table, partition_failure, rung_or_fail
-from ..partitions import variants
+from ..partitions import ON_A_RUNG
 from ..resources import EngineResource, StorageResource, WarehouseResource
 
 
@@ -29,7 +29,7 @@ class EquivalenceConfig(dg.Config):
 
 
 @dg.asset(
-    partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+    **ON_A_RUNG,
     check_specs=[dg.AssetCheckSpec("answers_agree", asset="backend_equivalence",
                                    description="both engines give the same benchmark answer on every item")],
     description="Same GGUF in process and over HTTP at temperature 0: identical outputs and answers, "

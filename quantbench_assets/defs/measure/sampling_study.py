@@ -11,7 +11,7 @@ from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.gguf.rungs import provenance
 
 from ..common import md_table, partition_failure, rung_or_fail
-from ..partitions import variants
+from ..partitions import ON_A_RUNG
 from ..resources import EngineResource, StorageResource, WarehouseResource
 
 
@@ -40,7 +40,7 @@ def _items(tasks: list[str], n: int):
     return loaded, [it for t in loaded.values() for it in t.items]
 
 
-@dg.asset(partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+@dg.asset(**ON_A_RUNG,
           check_specs=[dg.AssetCheckSpec("greedy_is_deterministic", asset="determinism_check",
                                          description="every greedy output byte-identical across repetitions and "
                                                      "thread counts (warns: greedy comparisons assume it)")],
@@ -90,7 +90,7 @@ def determinism_check(context: dg.AssetExecutionContext, config: DeterminismConf
                                         "reason": verdict["reason"] or "every output identical"})
 
 
-@dg.asset(partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+@dg.asset(**ON_A_RUNG,
           description="Seeded repetitions at temperature 0.7: per-repetition metrics, CV per metric and the "
                       "repetitions needed for a stated precision.")
 def sampling_variance(context: dg.AssetExecutionContext, config: SamplingVarianceConfig, engine: EngineResource,

@@ -13,7 +13,7 @@ from quantbench_assets.lib.scoring.tr125 import SCORER_GENERATE_RESCORE
 from quantbench_assets.lib.tasks.benchmarks import SCORERS_BY_FORMAT, TaskError, load_task
 
 from ..common import partition_failure, rung_or_fail
-from ..partitions import variants
+from ..partitions import ON_A_RUNG
 from ..resources import EngineResource, StorageResource, WarehouseResource
 from .standard import infer_benchmarks
 
@@ -25,7 +25,7 @@ class BenchmarkConfig(dg.Config):
 
 
 @dg.asset(
-    partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+    **ON_A_RUNG,
     check_specs=[dg.AssetCheckSpec("samples_complete", asset="benchmark_samples", blocking=True,
                                    description="one row per item per task, no missing outputs")],
     description="Greedy generations for MMLU and ARC-Challenge items (TR125's method), with timings. A model "

@@ -11,7 +11,7 @@ from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.gguf.rungs import provenance
 
 from ..common import md_table, partition_failure, rung_or_fail
-from ..partitions import variants
+from ..partitions import ON_A_RUNG, variants
 from ..resources import EngineResource, StorageResource, WarehouseResource
 
 DEFAULT_TASKS = ["summarization", "qa", "code_generation", "creative_writing", "classification",
@@ -37,7 +37,7 @@ def load_tasks(config: GenerationConfig) -> dict:
     return tasks
 
 
-@dg.asset(partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+@dg.asset(**ON_A_RUNG,
           description="Outputs of the generation tasks (free and grammar-constrained for JSON), with timings.")
 def generation_samples(context: dg.AssetExecutionContext, config: GenerationConfig, engine: EngineResource,
                        storage: StorageResource, duckdb: WarehouseResource) -> dg.MaterializeResult:

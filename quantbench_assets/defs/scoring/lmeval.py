@@ -17,7 +17,7 @@ from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.gguf.rungs import provenance
 
 from ..common import md_table, partition_failure, rung_or_fail
-from ..partitions import variants
+from ..partitions import ON_A_RUNG
 from ..resources import EngineResource, StorageResource, WarehouseResource
 
 TABLES = {"samples": "lmeval_samples", "scores": "lmeval_scores", "metrics": "lmeval_metrics"}
@@ -53,7 +53,7 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
 
 
 @dg.asset(
-    partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+    **ON_A_RUNG,
     check_specs=[dg.AssetCheckSpec("lmeval_items_scored", asset="lmeval_samples", blocking=True,
                                    description="every selected document of every task has its metrics")],
     description="Any lm-eval task (a YAML in a configured folder): lm-eval's requests answered by the "

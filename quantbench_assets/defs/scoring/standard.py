@@ -23,7 +23,7 @@ from quantbench_assets.lib.tasks.benchmarks import SCORERS_BY_FORMAT, TaskError,
 from quantbench_assets.lib.gguf.rungs import provenance
 
 from ..common import md_table, partition_failure, rung_or_fail
-from ..partitions import variants
+from ..partitions import ON_A_RUNG, variants
 from ..resources import EngineResource, StorageResource, WarehouseResource
 
 SAMPLES_TABLE = "standard_benchmark_samples"
@@ -76,7 +76,7 @@ def infer_benchmarks(context: dg.AssetExecutionContext, store: ArtifactStore, ma
 
 
 @dg.asset(
-    partitions_def=variants, group_name="evaluation", deps=["gguf_variant"], pool="inference",
+    **ON_A_RUNG,
     check_specs=[dg.AssetCheckSpec("standard_samples_complete", asset="standard_benchmark_samples", blocking=True,
                                    description="one row per item per task per scorer, each with its output")],
     description="Standard benchmarks (MMLU, ARC, HellaSwag, TruthfulQA, GSM8K, IFEval): per-choice "

@@ -29,18 +29,21 @@ PROVENANCE: dict[str, str] = {
     "extra_buffers": B, "omp_wait_policy": S, "run_at": S,
 }
 
+# One in-process vs HTTP comparison (backend_equivalence): what both of its tables carry.
+EQUIVALENCE_RUN = {
+    "variant": S, "model": S, "quant_obtained": S, "gguf_sha256": S, "comparison": S, "engine_a": S,
+    "engine_b": S, "engine_build_a": S, "engine_build_b": S, "n_threads": I, "n_ctx": I, "seed": I,
+    "run_at": S, "task": S, "task_version": S,
+}
+
 RAW: dict[str, dict[str, str]] = {
     "backend_equivalence": {
-        "variant": S, "model": S, "quant_obtained": S, "gguf_sha256": S, "comparison": S, "engine_a": S,
-        "engine_b": S, "engine_build_a": S, "engine_build_b": S, "n_threads": I, "n_ctx": I, "seed": I,
-        "run_at": S, "task": S, "task_version": S, "metric": S, "unit": S, "test": S, "n_pairs": I,
+        **EQUIVALENCE_RUN, "metric": S, "unit": S, "test": S, "n_pairs": I,
         "n_differing": I, "statistic": F, "p_value": F, "reason": S, "mean_a": F, "mean_b": F, "median_a": F,
         "median_b": F, "mean_diff": F, "median_diff": F, "p_holm": F, "significant_holm": B,
     },
     "backend_equivalence_items": {
-        "variant": S, "model": S, "quant_obtained": S, "gguf_sha256": S, "comparison": S, "engine_a": S,
-        "engine_b": S, "engine_build_a": S, "engine_build_b": S, "n_threads": I, "n_ctx": I, "seed": I,
-        "run_at": S, "task": S, "task_version": S, "item_id": S, "gold": S, "n_choices": I, "max_tokens": I,
+        **EQUIVALENCE_RUN, "item_id": S, "gold": S, "n_choices": I, "max_tokens": I,
         "first_engine": S, "prompt_sha256": S, "prompt_identical": B, "identical_output": B,
         "identical_answer": B, "first_difference_char": I, "output_a": S, "finish_reason_a": S,
         "prompt_tokens_a": I, "completion_tokens_a": I, "output_chars_a": I, "wall_ms_a": F, "ttft_ms_a": F,
