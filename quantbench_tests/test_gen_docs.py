@@ -188,3 +188,23 @@ def test_ifeval_scores_equal_the_lm_eval_tasks_own_process_results(tmp_path):
         assert s["prompt_level_loose"] == theirs["prompt_level_loose_acc"]
         assert s["inst_strict_followed"] == sum(theirs["inst_level_strict_acc"])
         assert s["inst_loose_followed"] == sum(theirs["inst_level_loose_acc"])
+
+
+def test_gsm8k_answers_follow_the_filters_written_in_the_task_yaml(tmp_path, monkeypatch):
+    # The strict filter and the exact_match normalisation live in qb_gsm8k.yaml only: edit them there
+    # and the scorer follows.
+    from quantbench_assets.lib.scoring.benchmark_scoring import gsm8k_answers, gsm8k_match
+
+    output = "Step by step... ANSWER: 42"
+    assert gsm8k_answers(output)[0] == "[invalid]"  # the shipped strict filter wants "#### N"
+    assert not gsm8k_match("42apples", "42")
+    data = tmp_path / "data"
+    shutil.copytree(paths.data_dir() / "lm_eval_tasks", data / "lm_eval_tasks")
+    cfg = yaml.safe_load((data / "lm_eval_tasks" / "qb_gsm8k.yaml").read_text())
+    strict = next(f for f in cfg["filter_list"] if f["name"] == "strict-match")
+    strict["filter"][0]["regex_pattern"] = r"ANSWER: (\-?[0-9]+)"
+    cfg["metric_list"][0]["regexes_to_ignore"] = [",", "\\$", "(?s).*#### ", "\\.$", "apples"]
+    (data / "lm_eval_tasks" / "qb_gsm8k.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setenv("QUANTBENCH_DATA_DIR", str(data))
+    assert gsm8k_answers(output)[0] == "42"
+    assert gsm8k_match("42apples", "42")

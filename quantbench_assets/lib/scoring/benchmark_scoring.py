@@ -13,10 +13,6 @@ from ..core import paths
 from .scorers import SCORER_GENERATE, SCORER_LETTER, SCORER_LOGLIKELIHOOD, label
 from .tr125 import SCORER_GENERATE_RESCORE, score_mc_generation
 
-# lm-eval's gsm8k.yaml (v3.0): the two answer filters and the exact_match normalisation.
-GSM8K_STRICT = r"#### (\-?[0-9\.\,]+)"
-GSM8K_FLEXIBLE = r"(-?[$0-9.,]{2,})|(-?[0-9]+)"
-GSM8K_IGNORE = [",", "\\$", "(?s).*#### ", "\\.$"]
 
 # One schema for every score row, whichever tasks ran (columns a scorer leaves empty included).
 SCORE_COLUMNS: dict[str, type] = {
@@ -54,21 +50,45 @@ def mc2_score(lls: list[float], labels: list[int]) -> float:
     return float(p[np.asarray(labels) == 1].sum())
 
 
+def gsm8k_rules() -> dict:
+    """GSM8K's answer filters and exact_match normalisation, read from its lm-eval task YAML
+    (data/lm_eval_tasks/qb_gsm8k.yaml): the task file is the one place they are written."""
+    from ..tasks.lmeval import lm_eval_tasks_dir
+
+    path = lm_eval_tasks_dir() / "qb_gsm8k.yaml"
+    return _gsm8k_rules(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _gsm8k_rules(path: str, _mtime_ns: int) -> dict:
+    from pathlib import Path
+
+    from ..tasks.lmeval import task_config
+
+    cfg = task_config(Path(path))
+    filters = {f["name"]: f["filter"][0] for f in cfg["filter_list"]}
+    metric = next(m for m in cfg["metric_list"] if m["metric"] == "exact_match")
+    return {name: (f["regex_pattern"], int(f.get("group_select", 0))) for name, f in filters.items()} | {
+        "ignore": list(metric.get("regexes_to_ignore") or []), "ignore_case": bool(metric.get("ignore_case"))}
+
+
 def gsm8k_answers(text: str) -> tuple[str, str]:
     """(strict, flexible) answers with lm-eval's RegexFilter: "#### N", else the last number."""
     from lm_eval.filters.extraction import RegexFilter
 
-    strict = RegexFilter(GSM8K_STRICT, group_select=0).apply([[text]], [None])[0][0]
-    flexible = RegexFilter(GSM8K_FLEXIBLE, group_select=-1).apply([[text]], [None])[0][0]
-    return strict, flexible
+    rules = gsm8k_rules()
+    (strict, s_group), (flexible, f_group) = rules["strict-match"], rules["flexible-extract"]
+    return (RegexFilter(strict, group_select=s_group).apply([[text]], [None])[0][0],
+            RegexFilter(flexible, group_select=f_group).apply([[text]], [None])[0][0])
 
 
 def gsm8k_match(answer: str, target: str) -> bool:
     """lm-eval's exact_match for gsm8k: commas, '$', the worked solution up to '#### ' and a final
-    period are ignored on both sides, case-insensitively."""
+    period are ignored on both sides, case-insensitively (as the task YAML says)."""
     from lm_eval.api.metrics import exact_match_hf_evaluate
 
-    r = exact_match_hf_evaluate([answer], [target], regexes_to_ignore=GSM8K_IGNORE, ignore_case=True)
+    rules = gsm8k_rules()
+    r = exact_match_hf_evaluate([answer], [target], regexes_to_ignore=rules["ignore"], ignore_case=rules["ignore_case"])
     return bool(r["exact_match"] == 1.0)
 
 
