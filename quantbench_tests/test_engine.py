@@ -122,3 +122,24 @@ def test_one_token_choices_share_the_row_that_predicts_them(smollm_rung):
             e._last_row = None
             cold.append(e.loglikelihood([(prompt, x)])[0].logprob)
     assert [r.logprob for r in together] == cold
+
+
+def test_a_prompts_next_token_logits_do_not_depend_on_what_the_cache_held(smollm_rung):
+    # Greedy generation starts from the prompt's last row. With the prompt cached, the old code
+    # re-evaluated its last token alone: a 1-token decode takes another kernel path, and on this rung
+    # and prompt it moved the row by 0.57 (determinism_check flagged rungs whose greedy outputs differed
+    # between runs). Now the last MIN_BATCH tokens are re-evaluated and the row equals a cold one's.
+    path = smollm_rung("Q8_0").stored.path
+    prompt = "Question: Which gas do plants absorb from the air to make food?\nAnswer:"
+    shared = "Question: Which gas do plants absorb from the soil?\nAnswer:"
+    with LlamaCppEngine(path, EngineSettings(n_ctx=512, n_threads=1)) as e:
+        n = len(e.tokenize(prompt))
+        e._eval_reusing_prefix(e.tokenize(prompt))
+        cold = e._row(e.llm.n_tokens - 1).copy()
+        e._eval_reusing_prefix(e.tokenize(prompt))  # the same prompt again: all of it is cached
+        again = e._row(e.llm.n_tokens - 1).copy()
+        assert e.last_evaluated_tokens == MIN_BATCH < n
+        e._eval_reusing_prefix(e.tokenize(shared))  # the cache now holds a shared prefix only
+        e._eval_reusing_prefix(e.tokenize(prompt))
+        warm = e._row(e.llm.n_tokens - 1).copy()
+    assert np.array_equal(cold, again) and np.array_equal(cold, warm)

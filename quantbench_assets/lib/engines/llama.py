@@ -296,9 +296,10 @@ class LlamaCppEngine(Engine):
 
     # --- scoring ------------------------------------------------------------------------------
     def _eval_reusing_prefix(self, tokens: list[int]) -> None:
-        """Evaluate `tokens`, keeping whatever leading part the context already holds. The last token
-        is evaluated again even when cached, so the context's current logits belong to it (sampling
-        starts from them)."""
+        """Evaluate `tokens`, keeping whatever leading part the context already holds. At least the
+        last MIN_BATCH tokens are evaluated again even when cached: the context's current logits then
+        belong to the last token (sampling starts from them) and come from a decode as long as a cold
+        one's, so a greedy output does not depend on what the cache held (docs/PLATFORM_NOTES.md)."""
         llm = self.llm
         held = llm.n_tokens
         common = 0
@@ -307,7 +308,7 @@ class LlamaCppEngine(Engine):
             limit = min(held, len(tokens))
             while common < limit and prev[common] == tokens[common]:
                 common += 1
-        common = min(common, len(tokens) - 1)
+        common = min(common, len(tokens) - 1, max(0, len(tokens) - MIN_BATCH))
         self._evaluated = len(tokens) - common
         llm.n_tokens = common
         llm.eval(tokens[common:])
