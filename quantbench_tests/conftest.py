@@ -3,6 +3,7 @@ temporary warehouse / Dagster instance per test, and the definitions run against
 artifact store, so they are built once per machine and reused across runs."""
 import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -93,3 +94,25 @@ def catalog_pipeline(qb_env):
             return materialize
 
         yield start
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A private copy of data/ (task files and lm-eval task YAMLs; the benchmark data linked) made the
+    data folder. Returns (folder, edit_yaml): edit_yaml(name, change) rewrites data/lm_eval_tasks/<name>.yaml
+    through change(cfg)."""
+    data = tmp_path / "data"
+    shutil.copytree(paths.data_dir() / "tasks", data / "tasks")
+    shutil.copytree(paths.data_dir() / "lm_eval_tasks", data / "lm_eval_tasks")
+    (data / "benchmarks").symlink_to(paths.benchmarks_dir())
+    monkeypatch.setenv("QUANTBENCH_BENCHMARKS_DIR", str(paths.benchmarks_dir()))
+    monkeypatch.setenv("QUANTBENCH_DATA_DIR", str(data))
+    monkeypatch.delenv("QUANTBENCH_LMEVAL_TASKS_DIR", raising=False)
+
+    def edit_yaml(name: str, change: Callable[[dict], None]) -> None:
+        path = data / "lm_eval_tasks" / f"{name}.yaml"
+        cfg = yaml.safe_load(path.read_text())
+        change(cfg)
+        path.write_text(yaml.safe_dump(cfg))
+
+    return data, edit_yaml

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from quantbench_assets.lib.engines.llama import MIN_BATCH, EngineSettings, LlamaCppEngine, row_log_softmax
+from quantbench_assets.lib.engines.decoding import MIN_BATCH
+from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine, row_log_softmax
 from quantbench_assets.lib.scoring.mc import extract_letter, raw_letter
 
 

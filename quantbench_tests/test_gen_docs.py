@@ -5,7 +5,6 @@ prompts are those of quantbench's former templates; a prompt changed in the YAML
 chain sends and the task version; the scores mean what lm-eval's own filters and process_results
 mean. No model: a recording engine sees the requests."""
 import json
-import shutil
 
 import pytest
 import yaml
@@ -115,20 +114,15 @@ def test_the_shipped_prompts_and_items_are_those_of_the_former_templates(tmp_pat
 
 
 def test_a_prompt_changed_in_the_lm_eval_yaml_changes_the_chains_request_and_the_task_version(
-        tmp_path, monkeypatch):
+        tmp_path, data_copy):
+    _, edit_yaml = data_copy
     shipped = load_task("gsm8k", "demo", limit=2)
-    data = tmp_path / "data"
-    shutil.copytree(paths.data_dir() / "tasks", data / "tasks")
-    (data / "benchmarks").symlink_to(paths.benchmarks_dir())
-    (data / "lm_eval_tasks").mkdir()
-    cfg = yaml.safe_load((paths.data_dir() / "lm_eval_tasks" / "qb_gsm8k.yaml").read_text())
-    cfg["doc_to_text"] = "Q: {{question}}\nA:"
-    cfg["generation_kwargs"] |= {"until": ["Q:"], "max_gen_toks": 64}
-    cfg["metadata"] = {"version": 9.0}
-    (data / "lm_eval_tasks" / "qb_gsm8k.yaml").write_text(yaml.safe_dump(cfg))
-    monkeypatch.setenv("QUANTBENCH_DATA_DIR", str(data))
-    monkeypatch.setenv("QUANTBENCH_BENCHMARKS_DIR", str(paths.benchmarks_dir()))
-    monkeypatch.delenv("QUANTBENCH_LMEVAL_TASKS_DIR", raising=False)
+
+    def change(cfg):
+        cfg["doc_to_text"] = "Q: {{question}}\nA:"
+        cfg["generation_kwargs"] |= {"until": ["Q:"], "max_gen_toks": 64}
+        cfg["metadata"] = {"version": 9.0}
+    edit_yaml("qb_gsm8k", change)
 
     changed = load_task("gsm8k", "demo", limit=2)
     assert [it.item_id for it in changed.items] == [it.item_id for it in shipped.items]
@@ -140,15 +134,9 @@ def test_a_prompt_changed_in_the_lm_eval_yaml_changes_the_chains_request_and_the
         assert sent[item.item_id] == (f"{shots}Q: {item.question}\nA:", 64, ["Q:"])
 
 
-def test_a_stored_few_shot_list_that_lm_evals_sampler_does_not_draw_is_an_error(tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    shutil.copytree(paths.data_dir() / "tasks", data / "tasks")
-    (data / "benchmarks").symlink_to(paths.benchmarks_dir())
-    shutil.copytree(paths.data_dir() / "lm_eval_tasks", data / "lm_eval_tasks")
+def test_a_stored_few_shot_list_that_lm_evals_sampler_does_not_draw_is_an_error(data_copy):
+    data, _ = data_copy
     (data / "tasks" / "subsets" / "gsm8k__fewshot.txt").write_text("train/0\ntrain/1\ntrain/2\ntrain/3\ntrain/4\n")
-    monkeypatch.setenv("QUANTBENCH_DATA_DIR", str(data))
-    monkeypatch.setenv("QUANTBENCH_BENCHMARKS_DIR", str(paths.benchmarks_dir()))
-    monkeypatch.delenv("QUANTBENCH_LMEVAL_TASKS_DIR", raising=False)
     with pytest.raises(TaskError, match=r"gsm8k__fewshot.txt: lists \['train/0'.*sampler \(seed 1234\) draws"):
         load_task("gsm8k", "demo", limit=1)
 
@@ -190,21 +178,20 @@ def test_ifeval_scores_equal_the_lm_eval_tasks_own_process_results(tmp_path):
         assert s["inst_loose_followed"] == sum(theirs["inst_level_loose_acc"])
 
 
-def test_gsm8k_answers_follow_the_filters_written_in_the_task_yaml(tmp_path, monkeypatch):
+def test_gsm8k_answers_follow_the_filters_written_in_the_task_yaml(data_copy):
     # The strict filter and the exact_match normalisation live in qb_gsm8k.yaml only: edit them there
     # and the scorer follows.
     from quantbench_assets.lib.scoring.benchmark_scoring import gsm8k_answers, gsm8k_match
 
+    _, edit_yaml = data_copy
     output = "Step by step... ANSWER: 42"
     assert gsm8k_answers(output)[0] == "[invalid]"  # the shipped strict filter wants "#### N"
     assert not gsm8k_match("42apples", "42")
-    data = tmp_path / "data"
-    shutil.copytree(paths.data_dir() / "lm_eval_tasks", data / "lm_eval_tasks")
-    cfg = yaml.safe_load((data / "lm_eval_tasks" / "qb_gsm8k.yaml").read_text())
-    strict = next(f for f in cfg["filter_list"] if f["name"] == "strict-match")
-    strict["filter"][0]["regex_pattern"] = r"ANSWER: (\-?[0-9]+)"
-    cfg["metric_list"][0]["regexes_to_ignore"] = [",", "\\$", "(?s).*#### ", "\\.$", "apples"]
-    (data / "lm_eval_tasks" / "qb_gsm8k.yaml").write_text(yaml.safe_dump(cfg))
-    monkeypatch.setenv("QUANTBENCH_DATA_DIR", str(data))
+
+    def change(cfg):
+        strict = next(f for f in cfg["filter_list"] if f["name"] == "strict-match")
+        strict["filter"][0]["regex_pattern"] = r"ANSWER: (\-?[0-9]+)"
+        cfg["metric_list"][0]["regexes_to_ignore"] = [",", "\\$", "(?s).*#### ", "\\.$", "apples"]
+    edit_yaml("qb_gsm8k", change)
     assert gsm8k_answers(output)[0] == "42"
     assert gsm8k_match("42apples", "42")

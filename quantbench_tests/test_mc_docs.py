@@ -4,7 +4,6 @@ for string, the requests lm-eval's own build_all_requests builds for the same do
 changed in the YAML changes what the chain sends and the task version; TR125's few-shot examples come
 from the lm-eval task's few-shot split. No model: a recording engine sees the requests."""
 import json
-import shutil
 
 import pytest
 import yaml
@@ -78,19 +77,12 @@ def test_the_loglikelihood_chain_sends_lm_evals_own_requests_string_for_string(n
 
 
 def test_a_prompt_changed_in_the_lm_eval_yaml_changes_the_chains_requests_and_the_task_version(
-        tmp_path, monkeypatch):
+        tmp_path, data_copy):
+    _, edit_yaml = data_copy
     shipped = load_task("arc_easy", "demo", limit=2)
     assert shipped.version == "1.0/qb_arc_easy@1.0"
-    data = tmp_path / "data"
-    shutil.copytree(paths.data_dir() / "tasks", data / "tasks")
-    (data / "benchmarks").symlink_to(paths.benchmarks_dir())
-    (data / "lm_eval_tasks").mkdir()
-    cfg = yaml.safe_load((paths.data_dir() / "lm_eval_tasks" / "qb_arc_easy.yaml").read_text())
-    cfg |= {"doc_to_text": "Q: {{question}}\nA:", "target_delimiter": "  ", "metadata": {"version": 9.0}}
-    (data / "lm_eval_tasks" / "qb_arc_easy.yaml").write_text(yaml.safe_dump(cfg))
-    monkeypatch.setenv("QUANTBENCH_DATA_DIR", str(data))
-    monkeypatch.setenv("QUANTBENCH_BENCHMARKS_DIR", str(paths.benchmarks_dir()))
-    monkeypatch.delenv("QUANTBENCH_LMEVAL_TASKS_DIR", raising=False)
+    edit_yaml("qb_arc_easy", lambda cfg: cfg.update(
+        {"doc_to_text": "Q: {{question}}\nA:", "target_delimiter": "  ", "metadata": {"version": 9.0}}))
 
     changed = load_task("arc_easy", "demo", limit=2)
     assert [it.item_id for it in changed.items] == [it.item_id for it in shipped.items]

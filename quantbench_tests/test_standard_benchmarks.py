@@ -15,7 +15,7 @@ from dagster_dbt import DbtCliResource
 from quantbench_assets.definitions import defs as load_defs
 from quantbench_assets.defs.gguf.assets import gguf_variant
 from quantbench_assets.defs.catalog.assets import model_catalog
-from quantbench_assets.lib.engines.llama import MIN_BATCH
+from quantbench_assets.lib.engines.decoding import MIN_BATCH
 from quantbench_assets.defs.scoring.standard import standard_benchmark_samples, standard_benchmark_scores
 from quantbench_assets.defs.resources import EngineResource, default_resources, WarehouseResource
 from quantbench_assets.lib.core import paths

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.store import ArtifactStore, publish_stored
-from ..engines.llama import decode_rows
+from ..engines.decoding import decode_rows
 
 CORPUS_NAME = "wikitext2_raw_test"
 CORPUS_RELPATH = Path("wikitext2") / "wiki.test.raw"  # under the benchmarks folder
