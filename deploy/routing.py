@@ -12,6 +12,15 @@ from dagster._core.definitions.assets.definition.assets_definition import Assets
 
 GPU_POOL = "inference"
 
+# The profiles' "ladder" job: build one rung, answer TR125's MMLU + ARC-Challenge items with the
+# benchmark chain's generate_rescore scorer (the GPU step), score them.
+LADDER_ASSETS = ["gguf_variant", "standard_benchmark_samples", "standard_benchmark_scores"]
+
+
+def ladder_config(limit: int | None = None) -> dict:
+    return {"ops": {"standard_benchmark_samples": {"config": {
+        "tasks": ["mmlu", "arc_challenge"], "scorers": ["generate_rescore"], "limit": limit}}}}
+
 
 def is_gpu_step(op: dg.OpDefinition) -> bool:
     return op.pool == GPU_POOL

@@ -282,12 +282,12 @@ def test_the_marts_are_requested_when_an_upstream_partition_lands(definitions, i
     first = dg.evaluate_automation_conditions(defs=definitions, instance=instance, asset_selection=selection)
     assert first.total_requested == 0  # nothing has landed yet
 
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="benchmark_scores", partition=key))
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="standard_benchmark_scores", partition=key))
     second = dg.evaluate_automation_conditions(defs=definitions, instance=instance, asset_selection=selection,
                                                cursor=first.cursor)
 
     # One partition landed while the other rung is still missing: the marts update anyway.
-    assert second.get_num_requested(dg.AssetKey(["staging", "stg_benchmark_scores"])) == 1
+    assert second.get_num_requested(dg.AssetKey(["staging", "stg_standard_benchmark_scores"])) == 1
     assert second.get_num_requested(mart) == 1
     third = dg.evaluate_automation_conditions(defs=definitions, instance=instance, asset_selection=selection,
                                               cursor=second.cursor)

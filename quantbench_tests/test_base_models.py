@@ -182,23 +182,25 @@ def test_the_pipeline_records_a_base_model_method_in_the_warehouse(qb_env, base_
     db = qb_env / "warehouse.duckdb"
     resources = {**defs.resources, "duckdb": WarehouseResource(database=str(db)),
                  "storage": StorageResource(catalog_path=str(catalog_path), incoming_dir=str(qb_env / "incoming"))}
-    config = {"ops": {"benchmark_samples": {"config": {"tasks": ["arc_challenge"], "limit": 2}}}}
+    config = {"ops": {"standard_benchmark_samples": {"config": {"tasks": ["arc_challenge"],
+                                                                "scorers": ["generate_rescore"], "limit": 2}}}}
     with dg.instance_for_test() as instance:
         assert dg.materialize(list(defs.assets), selection=["model_catalog"], instance=instance,
                               resources=resources).success
-        result = dg.materialize(list(defs.assets), selection=["gguf_variant", "benchmark_samples", "benchmark_scores"],
+        result = dg.materialize(list(defs.assets), selection=["gguf_variant", "standard_benchmark_samples",
+                                                                         "standard_benchmark_scores"],
                                 partition_key=f"{BASE_MODEL}__Q4_1", instance=instance, resources=resources,
                                 run_config=config, raise_on_error=False)
     assert result.success, [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
     dbt = DbtCliResource(project_dir=str(paths.dbt_project_dir()), profiles_dir=str(paths.dbt_project_dir()),
                          dbt_executable=shutil.which("dbt") or str(Path(sys.executable).parent / "dbt"))
-    dbt.cli(["run", "--select", "stg_gguf_inventory stg_benchmark_samples stg_benchmark_scores"]).wait()
+    dbt.cli(["run", "--select", "stg_gguf_inventory stg_standard_benchmark_samples stg_standard_benchmark_scores"]).wait()
     con = duckdb.connect(str(db), read_only=True)
     try:
         inv = con.execute("select has_chat_template, quant_obtained, is_quant_fallback from staging.stg_gguf_inventory "
                           "where model = ?", [BASE_MODEL]).fetchone()
-        samples = con.execute("select distinct prompt_method, n_fewshot from staging.stg_benchmark_samples").fetchall()
-        scores = con.execute("select distinct prompt_method from staging.stg_benchmark_scores").fetchall()
+        samples = con.execute("select distinct prompt_method, n_fewshot from staging.stg_standard_benchmark_samples").fetchall()
+        scores = con.execute("select distinct prompt_method from staging.stg_standard_benchmark_scores").fetchall()
     finally:
         con.close()
     assert inv == (False, "Q4_1", False)

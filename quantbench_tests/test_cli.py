@@ -57,7 +57,11 @@ def test_the_study_presets_are_valid_against_the_shipped_catalog():
         study.validate(catalog)
     # the demo has a model whose K-quant rungs are real K-quants, and it is not the generation study
     assert any(p.model == "qwen2.5-coder-1.5b-instruct" and "Q2_K" in p.rungs for p in DEMO.models)
-    assert "benchmark_samples" not in DEMO.assets and "benchmark_samples" in TR125.assets
+    # TR125's generation benchmark is the benchmark chain's generate_rescore scorer, which the demo does not run
+    assert "generate_rescore" not in DEMO.standard_scorers and TR125.standard_scorers == ("generate_rescore",)
+    assert {"standard_benchmark_samples", "standard_benchmark_scores"} <= set(TR125.assets)
+    assert TR125.run_config(["standard_benchmark_samples"])["ops"]["standard_benchmark_samples"]["config"] == {
+        "tasks": ["mmlu", "arc_challenge"], "scorers": ["generate_rescore"], "size": "demo", "limit": None}
     cfg = DEMO.run_config(["standard_benchmark_samples", "speed_runs"], limit=7)["ops"]
     assert set(cfg) == {"standard_benchmark_samples", "speed_runs"}
     assert cfg["standard_benchmark_samples"]["config"]["limit"] == 7

@@ -27,13 +27,15 @@ def pipeline(qb_env, smollm_base, catalog_pipeline):
 
 
 def scored(limit: int) -> dict:
-    return {"ops": {"benchmark_samples": {"config": {"tasks": ["arc_challenge"], "limit": limit}}}}
+    return {"ops": {"standard_benchmark_samples": {"config": {"tasks": ["arc_challenge"], "scorers": ["generate_rescore"],
+                                                             "limit": limit}}}}
 
 
 def test_a_baseline_and_a_rung_scored_on_different_subsets_are_not_compared(pipeline):
     materialize, db = pipeline
     for quant, limit in (("F16", 12), ("Q8_0", 3)):
-        materialize(["gguf_variant", "benchmark_samples", "benchmark_scores"], f"{MODEL}__{quant}", scored(limit))
+        materialize(["gguf_variant", "standard_benchmark_samples", "standard_benchmark_scores"], f"{MODEL}__{quant}",
+                    scored(limit))
     materialize(["variant_statistics"])
     con = duckdb.connect(str(db), read_only=True)
     try:

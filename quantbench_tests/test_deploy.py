@@ -32,7 +32,7 @@ DEPLOY = ROOT / "deploy"
 MODEL = "smollm2-135m-instruct"
 LADDER = ["F16", "Q8_0", "Q4_K_M", "Q2_K"]
 LIMIT = 2
-TABLES = ("gguf_inventory", "benchmark_samples", "benchmark_scores")
+TABLES = ("gguf_inventory", "standard_benchmark_samples", "standard_benchmark_scores")
 # Values that differ between two runs of the same work by nature: clocks and durations.
 VOLATILE_SUFFIXES = ("_at", "_ms", "_s", "_seconds")
 
@@ -72,11 +72,11 @@ def test_the_k8s_profile_loads_and_puts_only_gpu_steps_on_gpu_nodes(monkeypatch,
             user_defined_k8s_config=get_user_defined_k8s_config(tags))
         return manifest.spec.template.spec
 
-    gpu = pod_spec("benchmark_samples")
+    gpu = pod_spec("standard_benchmark_samples")
     assert gpu.node_selector == {"nvidia.com/gpu.present": "true"}
     assert gpu.containers[0].resources.limits == {"nvidia.com/gpu": "1"}
     assert [t.key for t in gpu.tolerations] == ["nvidia.com/gpu"]
-    for cpu_step in ("gguf_variant", "benchmark_scores"):
+    for cpu_step in ("gguf_variant", "standard_benchmark_scores"):
         cpu = pod_spec(cpu_step)
         assert not cpu.node_selector and not (cpu.containers[0].resources and cpu.containers[0].resources.limits)
 
@@ -104,7 +104,7 @@ def test_the_celery_profile_routes_gpu_steps_to_the_gpu_queue_and_retries_steps(
     celery = load_module(DEPLOY / "celery" / "definitions.py", "qb_celery_definitions")
     job = celery.defs.resolve_job_def("ladder")
     queues = {name: node.tags.get("dagster-celery/queue") for name, node in job.graph.node_dict.items()}
-    assert queues == {"gguf_variant": "cpu", "benchmark_samples": "gpu", "benchmark_scores": "cpu"}
+    assert queues == {"gguf_variant": "cpu", "standard_benchmark_samples": "gpu", "standard_benchmark_scores": "cpu"}
     assert job.executor_def.name == "quantbench_celery" and job.op_retry_policy.max_retries == 2
     # Every GPU-pool asset of the project is routed to the GPU queue, and nothing else is.
     for asset in celery.defs.assets:
@@ -304,7 +304,7 @@ def test_two_celery_workers_backfill_the_ladder_row_for_row_like_one_process(clu
         try:
             counts = warehouse.read_query(
                 env["QUANTBENCH_WAREHOUSE"],
-                "select variant, count(*) as n from raw.benchmark_samples group by 1 order by 1")
+                "select variant, count(*) as n from raw.standard_benchmark_samples group by 1 order by 1")
             seen.append(dict(counts.iter_rows()))
         except duckdb.CatalogException:
             pass  # no partition has landed yet
@@ -315,9 +315,9 @@ def test_two_celery_workers_backfill_the_ladder_row_for_row_like_one_process(clu
     assert seen and all(n == 2 * LIMIT for snapshot in seen for n in snapshot.values())
     variants = [f"{MODEL}__{q}" for q in LADDER]
     got, want = rows(Path(env["QUANTBENCH_WAREHOUSE"]), variants), rows(reference, variants)
-    assert len(got["gguf_inventory"]) == 4 and len(got["benchmark_samples"]) == 4 * 2 * LIMIT  # MMLU + ARC-C
+    assert len(got["gguf_inventory"]) == 4 and len(got["standard_benchmark_samples"]) == 4 * 2 * LIMIT  # MMLU + ARC-C
     con = duckdb.connect(env["QUANTBENCH_WAREHOUSE"], read_only=True)
-    scored = {r[0] for r in con.execute("select distinct variant from raw.benchmark_scores").fetchall()}
+    scored = {r[0] for r in con.execute("select distinct variant from raw.standard_benchmark_scores").fetchall()}
     con.close()
     assert scored == set(variants)
     assert got == want
@@ -325,7 +325,7 @@ def test_two_celery_workers_backfill_the_ladder_row_for_row_like_one_process(clu
     events = step_events(env, "bf")
     submitted = {(step, msg.rsplit('"', 2)[-2]) for _, step, kind, msg, _ in events
                  if kind == "ENGINE_EVENT" and msg.startswith("Submitting celery task")}
-    assert submitted == {("gguf_variant", "cpu"), ("benchmark_samples", "gpu"), ("benchmark_scores", "cpu")}
+    assert submitted == {("gguf_variant", "cpu"), ("standard_benchmark_samples", "gpu"), ("standard_benchmark_scores", "cpu")}
     hosts = {meta["Celery worker"].text.split("@")[0] for *_, meta in events if "Celery worker" in meta}
     assert hosts == {"w1", "w2"}, "both workers took steps"
 
@@ -410,7 +410,7 @@ def test_a_broker_restart_loses_no_queued_partition(pg, restartable_broker, refe
             # Again, with the workers connected and a step running: they reconnect, the running step
             # stores its result through the outage, and the coordinators publish their next steps.
             deadline = time.monotonic() + 300
-            while not any("benchmark_samples - STEP_START" in w.log_path.read_text() for w in workers.values()):
+            while not any("standard_benchmark_samples - STEP_START" in w.log_path.read_text() for w in workers.values()):
                 assert running.poll() is None and time.monotonic() < deadline, out.read_text()[-4000:]
                 time.sleep(0.1)
             server.restart(down_s=5)
@@ -428,7 +428,7 @@ def test_a_broker_restart_loses_no_queued_partition(pg, restartable_broker, refe
     assert {p for p, *_ in events} == set(variants), "one run per partition, the ones queued before the restart"
     starts = [(p, step) for p, step, kind, *_ in events if kind == "STEP_START"]
     assert sorted(set(starts)) == sorted((v, s) for v in variants for s in
-                                         ("gguf_variant", "benchmark_samples", "benchmark_scores"))
+                                         ("gguf_variant", "standard_benchmark_samples", "standard_benchmark_scores"))
     # the queued steps ran once (a step running during the second restart may run again: DEPLOY.md)
     assert sorted(p for p, step in starts if step == "gguf_variant") == sorted(variants)
 
@@ -444,8 +444,8 @@ with open(log, "w") as out:
         t0 = time.time()
         with connect_parts(root, read_only=True) as con:
             landed = con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
-                                 "and table_name = 'benchmark_samples'").fetchone()[0]
-            counts = dict(con.execute("select variant, count(*) from raw.benchmark_samples group by 1").fetchall()) \
+                                 "and table_name = 'standard_benchmark_samples'").fetchone()[0]
+            counts = dict(con.execute("select variant, count(*) from raw.standard_benchmark_samples group by 1").fetchall()) \
                 if landed else {}
         out.write(json.dumps({"start": t0, "end": time.time(), "counts": counts}) + "\\n")
         out.flush()

@@ -83,9 +83,9 @@ def test_five_arc_items_run_through_the_http_engine_into_duckdb(server, ci_model
         rows = run_mc_generation(eng, task, prov, cache, log=lambda _: None)
     cache.close()
     db = tmp_path / "warehouse.duckdb"
-    assert write_partition(db, "benchmark_samples", pl.DataFrame(rows, infer_schema_length=None),
+    assert write_partition(db, "standard_benchmark_samples", pl.DataFrame(rows, infer_schema_length=None),
                            {"variant": VARIANT}) == 5
-    stored = read_query(db, "select * from raw.benchmark_samples order by item_id")
+    stored = read_query(db, "select * from raw.standard_benchmark_samples order by item_id")
     assert stored.height == 5
     assert set(stored["engine"]) == {"openai_http"}
     assert stored["engine_build"][0] == "llama-cpp-python server 0.3.36 (openai /v1/completions)"

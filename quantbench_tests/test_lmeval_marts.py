@@ -59,7 +59,8 @@ def lmeval_tables() -> dict[str, pl.DataFrame]:
     return {
         "catalog_models": pl.concat([base["catalog_models"], pl.DataFrame([catalog_row])], how="vertical_relaxed"),
         "gguf_inventory": pl.concat([base["gguf_inventory"], pl.DataFrame(inventory)], how="vertical_relaxed"),
-        "benchmark_samples": base["benchmark_samples"], "benchmark_scores": base["benchmark_scores"],
+        "standard_benchmark_samples": base["standard_benchmark_samples"],
+        "standard_benchmark_scores": base["standard_benchmark_scores"],
         "lmeval_scores": schemas.frame("lmeval_scores", scores),
         "lmeval_metrics": schemas.frame("lmeval_metrics", metrics),
     }

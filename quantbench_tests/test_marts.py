@@ -63,8 +63,9 @@ MARTS = ("fct_decision_matrix", "fct_pareto_frontier", "fct_diminishing_returns"
 
 
 def foundation_tables() -> dict[str, pl.DataFrame]:
-    """raw.catalog_models, gguf_inventory, benchmark_samples and benchmark_scores, shaped as the
-    catalog, artifacts, evaluation and scoring assets write them."""
+    """raw.catalog_models, gguf_inventory, standard_benchmark_samples and standard_benchmark_scores
+    (TR125's generate_rescore rows), shaped as the catalog, artifacts, benchmark and scoring assets
+    write them."""
     catalog = pl.DataFrame([
         {"model": m, "family": "test", "parameters": p, "source_kind": "local", "source_sha256": None,
          "base_quant": base, "ladder": ",".join(ladder), "baseline_quant": baseline_quant(ladder),
@@ -108,12 +109,13 @@ def foundation_tables() -> dict[str, pl.DataFrame]:
                     "generated_at": "2026-11-22T00:00:00+00:00",
                 })
                 scores.append({
-                    "variant": v, "task": task, "task_version": "1", "item_id": str(i), "scorer": "generate_rescore",
-                    "gold": "A", "raw_letter": "A" if right else "B", "extracted_letter": "A" if right else "B",
+                    "variant": v, "task": task, "task_version": "1", "task_size": subset, "item_id": str(i),
+                    "scorer": "generate_rescore", "metric": "rescored_accuracy", "gold": "A",
+                    "prediction": "A" if right else "B", "correct": right, "score": float(right),
                     "raw_correct": right, "rescored_correct": right, "chance_rate": 0.25,
                 })
     return {"catalog_models": catalog, "gguf_inventory": inventory,
-            "benchmark_samples": pl.DataFrame(samples), "benchmark_scores": pl.DataFrame(scores)}
+            "standard_benchmark_samples": pl.DataFrame(samples), "standard_benchmark_scores": pl.DataFrame(scores)}
 
 
 def measurement_tables() -> dict[str, pl.DataFrame]:

@@ -467,9 +467,8 @@ def test_rematerializing_a_partition_gives_the_same_rows_every_time(qb_env, smol
     import dagster as dg
 
     from quantbench_assets.defs.gguf.assets import gguf_variant
-    from quantbench_assets.defs.scoring.benchmarks import benchmark_samples
     from quantbench_assets.defs.resources import EngineResource, StorageResource, WarehouseResource
-    from quantbench_assets.defs.scoring.benchmark_scores import benchmark_scores
+    from quantbench_assets.defs.scoring.standard import standard_benchmark_samples, standard_benchmark_scores
     from quantbench_assets.lib.core import warehouse
 
     # The source rung (Q4_1) of the CI model: gguf_variant re-runs without a 12 s re-quantization each time.
@@ -485,19 +484,20 @@ def test_rematerializing_a_partition_gives_the_same_rows_every_time(qb_env, smol
         "duckdb": WarehouseResource(database=str(db)),
         "engine": EngineResource(n_threads=1, n_ctx=1024),
     }
-    config = {"ops": {"benchmark_samples": {"config": {"tasks": ["arc_challenge"], "size": "demo", "limit": 2}}}}
+    config = {"ops": {"standard_benchmark_samples": {"config": {
+        "tasks": ["arc_challenge"], "scorers": ["generate_rescore"], "size": "demo", "limit": 2}}}}
     counts, hits = [], []
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("variants", [key])
         for _ in range(3):
-            result = dg.materialize([gguf_variant, benchmark_samples, benchmark_scores], partition_key=key,
+            result = dg.materialize([gguf_variant, standard_benchmark_samples, standard_benchmark_scores], partition_key=key,
                                     resources=resources, run_config=config, instance=instance)
             assert result.success
-            meta = result.asset_materializations_for_node("benchmark_samples")[0].metadata
+            meta = result.asset_materializations_for_node("standard_benchmark_samples")[0].metadata
             hits.append(meta["cache_hits"].value)
             counts.append(tuple(
                 warehouse.read_query(db, f"select count(*) as n from raw.{table}").item()
-                for table in ("gguf_inventory", "benchmark_samples", "benchmark_scores")))
+                for table in ("gguf_inventory", "standard_benchmark_samples", "standard_benchmark_scores")))
     assert counts == [(1, 2, 2)] * 3
     assert hits == [0, 2, 2]  # the re-runs cost no inference
 

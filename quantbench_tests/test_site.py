@@ -88,7 +88,10 @@ def site_warehouse(tmp_path_factory) -> Path:
     if "baseline_variant" not in foundation["catalog_models"].columns:  # the catalog asset writes it now
         foundation["catalog_models"] = foundation["catalog_models"].with_columns(
             (pl.col("model") + "__" + pl.col("base_quant")).alias("baseline_variant"))
-    write_warehouse(db, {**foundation, **measurements, **extra_tables()})
+    extra = extra_tables()  # ARC-Easy's loglikelihood rows next to the foundation's generate_rescore rows
+    extra["standard_benchmark_scores"] = pl.concat([foundation["standard_benchmark_scores"],
+                                                    extra["standard_benchmark_scores"]], how="diagonal_relaxed")
+    write_warehouse(db, {**foundation, **measurements, **extra})
     variant_statistics(context=dg.build_asset_context(), duckdb=WarehouseResource(database=str(db)))
     build = dbt_build(db, tmp, site.SITE_MARTS)
     assert build.returncode == 0, build.stdout[-6000:]

@@ -22,13 +22,13 @@ import dagster as dg
 import yaml
 
 HERE = Path(__file__).resolve().parent
-JOBS = {"ladder": ["gguf_variant", "benchmark_samples", "benchmark_scores"], "rungs": ["gguf_variant"]}
+sys.path.insert(0, str(HERE.parents[1]))  # `deploy` when run as a script
+from deploy.routing import LADDER_ASSETS, ladder_config  # noqa: E402
+JOBS = {"ladder": LADDER_ASSETS, "rungs": ["gguf_variant"]}
 
 
 def run_config(limit: int | None, job: str, threads: int | None = None) -> dict:
-    config: dict = {}
-    if job == "ladder" and limit is not None:
-        config["ops"] = {"benchmark_samples": {"config": {"limit": limit}}}
+    config: dict = ladder_config(limit) if job == "ladder" else {}
     if threads:
         config["resources"] = {"engine": {"config": {"n_threads": threads}}}
     return config
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True)
     p.add_argument("--quants", nargs="+", required=True)
     p.add_argument("--job", choices=sorted(JOBS), default="ladder")
-    p.add_argument("--limit", type=int, default=None, help="items per task (benchmark_samples)")
+    p.add_argument("--limit", type=int, default=None, help="items per task (standard_benchmark_samples)")
     p.add_argument("--threads", type=int, default=None, help="engine threads per step (default: all cores)")
     p.add_argument("--in-process", action="store_true", help="no workers: run the partitions here, in turn")
     p.add_argument("--log-dir", type=Path, default=None, help="one log per coordinator (default: a temp folder)")

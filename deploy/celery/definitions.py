@@ -14,7 +14,7 @@ import yaml
 from dagster_celery import celery_executor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `deploy` when loaded with -f
-from deploy.routing import is_gpu_step, routed_definitions  # noqa: E402
+from deploy.routing import LADDER_ASSETS, is_gpu_step, ladder_config, routed_definitions  # noqa: E402
 from quantbench_assets import definitions as project  # noqa: E402  (a module: -f must find one Definitions)
 
 QUEUE_TAG = "dagster-celery/queue"
@@ -34,13 +34,14 @@ def queue_tags(op: dg.OpDefinition) -> dict:
     return {QUEUE_TAG: GPU_QUEUE if is_gpu_step(op) else CPU_QUEUE}
 
 
-def _job(name: str, selection: list[str], description: str):
+def _job(name: str, selection: list[str], description: str, config: dict | None = None):
     return dg.define_asset_job(name, selection=selection, executor_def=executor, op_retry_policy=STEP_RETRIES,
-                               description=description)
+                               description=description, config=config)
 
 
-ladder = _job("ladder", ["gguf_variant", "benchmark_samples", "benchmark_scores"],
-              "One variant: build the rung (CPU queue), answer MMLU/ARC-C (GPU queue), score (CPU queue).")
+ladder = _job("ladder", LADDER_ASSETS,
+              "One variant: build the rung (CPU queue), answer MMLU/ARC-C (GPU queue), score (CPU queue).",
+              ladder_config())
 rungs = _job("rungs", ["gguf_variant"], "One variant's rung only (CPU queue).")
 
 defs = routed_definitions(project.defs(), queue_tags, [ladder, rungs])

@@ -12,7 +12,7 @@ import yaml
 from dagster_k8s import k8s_job_executor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `deploy` when loaded with -f
-from deploy.routing import is_gpu_step, routed_definitions  # noqa: E402
+from deploy.routing import LADDER_ASSETS, is_gpu_step, ladder_config, routed_definitions  # noqa: E402
 from quantbench_assets import definitions as project  # noqa: E402  (a module: -f must find one Definitions)
 
 K8S_CONFIG_TAG = "dagster-k8s/config"
@@ -27,7 +27,7 @@ def k8s_tags(op: dg.OpDefinition) -> dict:
 
 
 ladder = dg.define_asset_job(
-    "ladder", selection=["gguf_variant", "benchmark_samples", "benchmark_scores"], executor_def=executor,
+    "ladder", selection=LADDER_ASSETS, executor_def=executor, config=ladder_config(),
     op_retry_policy=STEP_RETRIES, description="One variant: build the rung, answer MMLU/ARC-C on a GPU node, score.")
 
 defs = routed_definitions(project.defs(), k8s_tags, [ladder])

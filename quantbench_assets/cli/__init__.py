@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="; ".join(f"{s.name}: {s.estimate}" for s in STUDIES.values()))
         p.add_argument("--model", action="append", help="catalog model name (repeatable); default: the study's")
         p.add_argument("--quant", action="append", help="only these rungs (repeatable)")
-        p.add_argument("--task", action="append", help="standard tasks (demo) / generation-benchmark tasks (tr125)")
+        p.add_argument("--task", action="append", help="benchmark tasks under data/tasks (run with the study's scorers)")
         p.add_argument("--scorer", action="append", help="standard-task scorers: loglikelihood, letter_logits, ...")
         p.add_argument("--size", choices=SIZES, default=None, help="task subset")
         p.add_argument("--limit", type=_int_at_least(1), default=None, help="first N items per task")

@@ -58,8 +58,7 @@ def plan_study(args):
                  "generation_limit": args.generation_limit, "ppl_windows": args.ppl_windows,
                  "speed_reps": args.speed_reps}
     if args.task:
-        key = "standard_tasks" if "standard_benchmark_samples" in study.assets else "benchmark_tasks"
-        overrides[key] = tuple(args.task)
+        overrides["standard_tasks"] = tuple(args.task)
     if args.scorer:
         overrides["standard_scorers"] = tuple(args.scorer)
     study = study.with_overrides(**overrides)
@@ -75,8 +74,10 @@ def _weights(study, catalog) -> dict:
     out = {}
     for p in study.models:
         size_b = max(catalog.get(p.model).parameters / 1e9, 0.05)
-        items = (p.limit or study.limit or 50) * len(study.standard_tasks) if "standard_benchmark_samples" in study.assets else 0
-        items += (p.limit or study.limit or 55) * len(study.benchmark_tasks) * 8 if "benchmark_samples" in study.assets else 0
+        # a greedy generation (generate_rescore) costs about 8 loglikelihood items
+        per_item = 8 if "generate_rescore" in study.standard_scorers else 1
+        items = (p.limit or study.limit or 50) * len(study.standard_tasks) * per_item \
+            if "standard_benchmark_samples" in study.assets else 0
         items += study.generation_limit * 5 * 40 if "generation_samples" in study.assets else 0
         # fitted to the cold demo on 2 cores (2026-12-02): SmolLM2-135M 0.33 s an ARC-Easy item, 4 s a
         # perplexity + KLD window; Qwen-1.5B 1.1 s and 16 s; rung builds 3 s and 21-39 s

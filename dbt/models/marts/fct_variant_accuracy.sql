@@ -1,5 +1,8 @@
+-- TR125's generate-and-rescore scorer of the benchmark chain: the raw (exact letter) and rescored
+-- (extracted letter) readings of the same generations.
 with scores as (
-    select * from {{ ref('stg_benchmark_scores') }}
+    select * from {{ ref('stg_standard_benchmark_scores') }}
+    where scorer = 'generate_rescore'
 ),
 
 inventory as (

@@ -16,17 +16,11 @@ comparisons as (
 ),
 
 measured as (
+    -- The benchmark chain's primary metric where it is a per-item 0/1 (not MC2's probability mass);
+    -- TR125's generate_rescore scorer reads as its rescored accuracy.
     select
-        variant, 'tr125' as chain, task, scorer, n_items,
-        rescored_accuracy as accuracy, rescored_accuracy_ci_low as accuracy_ci_low,
-        rescored_accuracy_ci_high as accuracy_ci_high,
-    from {{ ref('fct_variant_accuracy') }}
-
-    union all
-
-    -- The standard benchmarks' primary metric where it is a per-item 0/1 (not MC2's probability mass).
-    select
-        variant, 'standard' as chain, task, scorer, n, value, ci_low, ci_high,
+        variant, 'standard' as chain, task, scorer, n as n_items, value as accuracy, ci_low as accuracy_ci_low,
+        ci_high as accuracy_ci_high,
     from {{ ref('fct_variant_benchmark_scores') }}
     where is_primary and successes is not null
 

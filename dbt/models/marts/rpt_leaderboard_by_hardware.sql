@@ -1,7 +1,7 @@
 {#
     The leaderboard per machine: one row per variant per hardware_id on which it was timed.
     - This machine's rows (origin 'this machine'): speed_runs, memory_probe, perplexity and
-      benchmark_scores, i.e. the pipeline's own tables (their staging views).
+      standard_benchmark_scores' generate_rescore rows, i.e. the pipeline's own tables (their staging views).
     - Rows measured elsewhere (origin 'external'): the raw.external_* tables that the opt-in
       external_results asset writes (stg_external_*) (e.g. the committed H100 runs), each labelled with the machine
       (measured_on) and the date (measured_date). Absent unless the user opted in.
@@ -42,7 +42,8 @@ external_perplexity_runs as (
 ),
 
 cpu_scores as (
-    select variant, rescored_correct, from {{ ref('stg_benchmark_scores') }}
+    select variant, rescored_correct, from {{ ref('stg_standard_benchmark_scores') }}
+    where scorer = 'generate_rescore'
 ),
 
 external_scores as (

@@ -9,20 +9,10 @@ from quantbench_assets.lib.core.snapshot import replace_table
 from ..common import md_table
 from ..resources import WarehouseResource
 
-# Item-level 0/1 correctness from both benchmark chains, with what each item was scored with: TR125's
-# generate-and-rescore chain (raw.benchmark_scores) and the standard benchmarks' primary metric
-# (raw.standard_benchmark_scores, where it is per-item 0/1). `{method}` is the prompt method column
-# where the table has one.
+# Item-level 0/1 correctness with what each item was scored with: the benchmark chain's primary metric
+# (raw.standard_benchmark_scores, where it is per-item 0/1; TR125's generate_rescore reads as its rescored
+# letter) and any lm-eval task's 0/1 metrics. `{method}` is the prompt method column where the table has one.
 CHAINS = {
-    "tr125": """
-        select scores.variant, inventory.model, inventory.quant_requested as quant, 'tr125' as chain,
-               scores.task, scores.task_version, scores.scorer, {method} as prompt_method,
-               samples.task_size as subset, scores.item_id, scores.rescored_correct as correct
-        from raw.benchmark_scores as scores
-        inner join raw.gguf_inventory as inventory using (variant)
-        left join (select distinct variant, task, item_id, scorer, task_size from raw.benchmark_samples) as samples
-            using (variant, task, item_id, scorer)
-    """,
     "standard": """
         select scores.variant, inventory.model, inventory.quant_requested as quant, 'standard' as chain,
                scores.task, scores.task_version, scores.scorer, {method} as prompt_method,
@@ -43,7 +33,7 @@ CHAINS = {
         where scores.binary and scores.correct is not null
     """,
 }
-TABLES = {"tr125": "benchmark_scores", "standard": "standard_benchmark_scores", "lmeval": "lmeval_scores"}
+TABLES = {"standard": "standard_benchmark_scores", "lmeval": "lmeval_scores"}
 
 
 def _has_column(con, table: str, column: str) -> bool:
@@ -52,7 +42,7 @@ def _has_column(con, table: str, column: str) -> bool:
 
 
 @dg.asset(
-    group_name="analysis", deps=["benchmark_scores", "standard_benchmark_scores", "lmeval_samples", "model_catalog"], pool="warehouse",
+    group_name="analysis", deps=["standard_benchmark_scores", "lmeval_samples", "model_catalog"], pool="warehouse",
     # rebuilt when scores land (warehouse_automation sensor), so the marts and the report follow
     automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()),
     description="Every rung vs its model's baseline (the catalog's) and vs the next higher rung, on the items "

@@ -30,10 +30,11 @@ def read_marts(db: WarehouseResource) -> dict[str, pl.DataFrame | None]:
         for m in MARTS:
             df = con.execute(f'select * from marts."{m}"').pl() if warehouse.table_exists(con, "marts", m) else None
             out[m] = df if df is not None and df.height else None
-        if warehouse.table_exists(con, "raw", "benchmark_samples"):
+        if warehouse.table_exists(con, "raw", "standard_benchmark_samples"):
             out["_samples_provenance"] = con.execute(
                 "select distinct variant, engine_build, n_threads, n_ctx, seed, use_mmap, n_gpu_layers, "
-                "min(run_at) over (partition by variant) as first_run_at from raw.benchmark_samples order by variant").pl()
+                "min(run_at) over (partition by variant) as first_run_at from raw.standard_benchmark_samples "
+                "order by variant").pl()
     return out
 
 

@@ -3,9 +3,8 @@ and IFEval, each with the scorers its task file names (lib/scoring/scorers.py).
 
 Two assets: inference stores raw outputs (per-choice loglikelihoods or text), scoring re-reads them,
 so a new scoring rule never re-runs a model. The scoring asset sits in the "scoring" group; it lives
-here because both read the same config of tasks and tables. `infer_benchmarks` is the chain's one
-inference body; TR125's benchmark_samples (defs/scoring/benchmarks.py) is this chain run with the
-generate_rescore scorer alone."""
+here because both read the same config of tasks and tables. TR125's generation benchmark is this
+chain run with its generate_rescore scorer (the tr125 study's config): there is no second chain."""
 
 from datetime import datetime, timezone
 

@@ -54,18 +54,6 @@ RAW: dict[str, dict[str, str]] = {
         "stream_decode_tok_per_s_b": F, "raw_letter_b": S, "extracted_letter_b": S, "raw_correct_b": B,
         "rescored_correct_b": B,
     },
-    "benchmark_samples": {  # the benchmark chain's generate_rescore rows (run_scorer), TR125's table
-        **PROVENANCE, "task": S, "task_version": S, "task_size": S, "item_id": S, "item_group": S, "scorer": S,
-        "n_choices": I, "gold": S, "sample_key": S, "output": S, "finish_reason": S, "prompt_tokens": I,
-        "completion_tokens": I, "wall_ms": F, "ttft_ms": F, "prompt_eval_ms": F, "eval_ms": F,
-        "generated_at": S, "prompt_method": S, "question": S, "n_fewshot": I, "logits_all": B, "task_format": S,
-        "reference": S,
-    },
-    "benchmark_scores": {
-        "variant": S, "task": S, "task_version": S, "item_id": S, "scorer": S, "gold": S, "raw_letter": S,
-        "extracted_letter": S, "raw_correct": B, "rescored_correct": B, "chance_rate": F, "prompt_method": S,
-        "failure_reason": S,
-    },
     "catalog_models": {
         "model": S, "family": S, "parameters": I, "source_kind": S, "source_sha256": S, "base_quant": S,
         "ladder": S, "baseline_quant": S, "baseline_variant": S, "demo": B, "engine": S, "license": S,

@@ -24,9 +24,8 @@ from quantbench_assets.lib.gguf.ladder import baseline_quant
 
 # Every per-variant asset a study may run, in the order the CLI materializes them.
 PER_VARIANT_ASSETS = (
-    "standard_benchmark_samples", "standard_benchmark_scores", "benchmark_samples", "benchmark_scores",
-    "generation_samples", "generation_scores", "perplexity", "perplexity_windows", "distribution_shift",
-    "speed_runs", "memory_probe",
+    "standard_benchmark_samples", "standard_benchmark_scores", "generation_samples", "generation_scores",
+    "perplexity", "perplexity_windows", "distribution_shift", "speed_runs", "memory_probe",
 )
 SIZES = ("demo", "seed_study", "full")
 
@@ -53,7 +52,6 @@ class Study:
     standard_scorers: tuple[str, ...] = ("loglikelihood",)
     size: str = "demo"
     limit: int | None = None        # items per task (first N of the fixed seeded subset)
-    benchmark_tasks: tuple[str, ...] = ("mmlu", "arc_challenge")   # TR125's generation benchmark
     generation_limit: int = 1
     ppl_windows: int = 4
     speed_reps: int = 2
@@ -70,7 +68,6 @@ class Study:
         return {
             "standard_benchmark_samples": {"tasks": list(self.standard_tasks), "scorers": list(self.standard_scorers),
                                            "size": self.size, "limit": lim},
-            "benchmark_samples": {"tasks": list(self.benchmark_tasks), "size": self.size, "limit": lim},
             "generation_samples": {"limit": self.generation_limit},
             "perplexity": {"n_windows": self.ppl_windows},
             "distribution_shift": {"n_windows": self.ppl_windows},
@@ -148,8 +145,6 @@ def _check_tasks(study: Study) -> list[str]:
     wanted = []
     if "standard_benchmark_samples" in study.assets:
         wanted += [(t, study.standard_scorers) for t in study.standard_tasks]
-    if "benchmark_samples" in study.assets:
-        wanted += [(t, ()) for t in study.benchmark_tasks]
     for name, scorers in wanted:
         try:
             spec = load_spec(name)
@@ -202,9 +197,11 @@ TR125 = Study(
         ModelPlan("smollm2-135m-instruct", ("F16", "Q8_0", "Q4_K_M", "Q2_K")),
         ModelPlan("qwen2.5-coder-0.5b-instruct", ("F16", "Q8_0", "Q4_K_M", "Q2_K")),
     ),
-    assets=("benchmark_samples", "benchmark_scores", "generation_samples", "generation_scores", "perplexity",
-            "perplexity_windows", "distribution_shift", "speed_runs", "memory_probe"),
-    benchmark_tasks=("mmlu", "arc_challenge"),
+    # TR125's benchmark is the benchmark chain with its generate_rescore scorer alone
+    assets=("standard_benchmark_samples", "standard_benchmark_scores", "generation_samples", "generation_scores",
+            "perplexity", "perplexity_windows", "distribution_shift", "speed_runs", "memory_probe"),
+    standard_tasks=("mmlu", "arc_challenge"),
+    standard_scorers=("generate_rescore",),
     size="demo",
     generation_limit=1,
     ppl_windows=4,

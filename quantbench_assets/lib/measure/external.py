@@ -2,7 +2,9 @@
 data/gpu_results/<date>/), read into tables of their own: raw.external_<table>.
 
 A results file is what scripts/gpu/device_run.py writes: {"results_version", "meta", "tables",
-"annotations"}, each table in the shape of the corresponding raw table of this pipeline. Nothing
+"annotations"}, each table in the shape of the corresponding raw table of this pipeline (its
+benchmark_samples/benchmark_scores are TR125's generate_rescore rows and letter readings as
+lib/scoring/tr125.py returns them, what the benchmark chain stores for that scorer). Nothing
 here writes to a table another asset owns: speed_runs, memory_probe, perplexity and the benchmark
 assets keep raw.speed_summary, raw.hardware, ... for this machine alone, so re-running them never
 touches these rows and these rows never enter this machine's leaderboard, cost or decisions.
