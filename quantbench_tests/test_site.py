@@ -231,3 +231,27 @@ def test_a_filter_changes_the_rows_shown(browser, built_site, site_warehouse):
     assert set(page.locator('#t-tiers .tabulator-row [tabulator-field="model"]').all_inner_texts()) == {"tiny-lm"}
     assert errors == []
     page.close()
+
+
+def test_the_accuracy_chart_draws_each_task_and_scorer_once(site_warehouse):
+    """TR125's generate_rescore scores are rows of the benchmark chain: the chart shows them in their
+    task's panel next to the loglikelihood task, not a second time under another name."""
+    marts = site.read_marts(site_warehouse)
+    chart = site_charts.accuracy_vs_bpw_figure(marts)
+    panels = {a.text for a in chart.figure.layout.annotations}
+    assert panels == {"arc_easy (loglikelihood)", "mmlu (generate_rescore)", "arc_challenge (generate_rescore)"}
+    # one point per rung and panel: no rung is drawn twice in one panel
+    scored = marts["fct_variant_benchmark_scores"].filter(pl.col("is_primary")).select("variant", "task", "scorer")
+    assert sum(len(t.x) for t in chart.figure.data if t.name != "chance") == scored.unique().height == 3 * 7 + 2 * 2
+
+
+def test_the_reports_accuracy_chart_reads_every_tasks_primary_metric(site_warehouse):
+    """The report's PNG of accuracy vs bits per weight reads the benchmark chain's scores, so a demo
+    scored by loglikelihood alone gets it too (it read TR125's generation rows only)."""
+    from quantbench_assets.defs.reporting.assets import chart_inputs
+
+    marts = site.read_marts(site_warehouse, ("fct_variant_benchmark_scores",))
+    marts["fct_variant_benchmark_scores"] = marts["fct_variant_benchmark_scores"].filter(pl.col("scorer") == "loglikelihood")
+    _, frame = chart_inputs(marts)["accuracy_vs_bpw"]
+    assert set(frame["task"]) == {"arc_easy (loglikelihood)"} and frame.height == len(LADDER)
+    assert frame["accuracy"].is_between(0, 1).all()

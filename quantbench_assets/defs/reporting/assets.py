@@ -15,7 +15,8 @@ from quantbench_assets.lib.gguf.ladder import PRECISION_ORDER
 from ..catalog.automation import DOWNSTREAM
 from ..resources import WarehouseResource
 
-MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_decision_matrix", "fct_cost_per_million_tokens",
+MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_variant_accuracy",
+         "fct_variant_benchmark_scores", "fct_decision_matrix", "fct_cost_per_million_tokens",
          "fct_variant_distribution_shift", "fct_variant_comparisons", "fct_backend_equivalence", "dim_model_variants",
          "dim_hardware", "fct_quality_tiers", "fct_pareto_frontier", "fct_variant_verdicts",
          # the studies (issue 19): present only where those assets ran
@@ -42,8 +43,8 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
     """Each chart's tidy input, joined from the marts."""
     from quantbench_assets.lib.reporting import charts  # matplotlib loads when charts are drawn, not with the definitions
 
-    lb, acc, dim, shift = (m.get(k) for k in ("rpt_quantization_leaderboard", "fct_variant_accuracy",
-                                                "dim_model_variants", "fct_variant_distribution_shift"))
+    lb, scores, dim, shift = (m.get(k) for k in ("rpt_quantization_leaderboard", "fct_variant_benchmark_scores",
+                                                   "dim_model_variants", "fct_variant_distribution_shift"))
     inputs = {}
     if lb is not None:
         front = m.get("fct_pareto_frontier")
@@ -69,10 +70,12 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
             if joined.height:
                 inputs["speed_vs_size"] = (charts.speed_vs_size, joined)
         inputs["tier_heatmap"] = (lambda df, p: charts.tier_heatmap(df, p, list(PRECISION_ORDER)), size)
-    if acc is not None:
-        inputs["accuracy_vs_bpw"] = (charts.accuracy_vs_bpw, acc.select(
-            "model", pl.col("quant_requested").alias("quant"), "task", "bits_per_weight",
-            pl.col("rescored_accuracy").alias("accuracy"), "chance_rate"))
+    if scores is not None:
+        # every task's primary metric, one panel per task and scorer (TR125's generate_rescore among them)
+        inputs["accuracy_vs_bpw"] = (charts.accuracy_vs_bpw, scores.filter(pl.col("is_primary")).select(
+            "model", pl.col("quant_requested").alias("quant"),
+            pl.concat_str([pl.col("task"), pl.lit(" ("), pl.col("scorer"), pl.lit(")")]).alias("task"),
+            "bits_per_weight", pl.col("value").alias("accuracy"), "chance_rate"))
     if shift is not None and dim is not None and "bits_per_weight" in dim.columns:
         cols = [c for c in ("variant", "kld_mean", "ppl_ratio") if c in shift.columns]
         joined = dim.select("variant", "model", pl.col("quant_requested").alias("quant"), "bits_per_weight") \

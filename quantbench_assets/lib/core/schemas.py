@@ -36,6 +36,18 @@ EQUIVALENCE_RUN = {
     "run_at": S, "task": S, "task_version": S,
 }
 
+# A machine's profile (lib/measure/hardware.py), on this machine (hardware) and on others (external_hardware).
+MACHINE = {
+    "cpu_model": S, "cpu_simd": S, "logical_cores": I, "usable_cores": I, "physical_cores": I,
+    "memory_total_bytes": I, "gpu_name": S, "gpu_count": I, "gpu_memory_bytes": I, "gpu_driver": S,
+    "os": S, "machine": S, "hardware_id": S,
+}
+BANDWIDTH = {
+    "bandwidth_gb_per_s": F, "bandwidth_threads": I, "bandwidth_all_cores_gb_per_s": F,
+    "bandwidth_1t_gb_per_s": F, "bandwidth_samples_gb_per_s": F_LIST, "bandwidth_array_bytes": I,
+    "bandwidth_method": S,
+}
+
 RAW: dict[str, dict[str, str]] = {
     "backend_equivalence": {
         **EQUIVALENCE_RUN, "metric": S, "unit": S, "test": S, "n_pairs": I,
@@ -99,12 +111,7 @@ RAW: dict[str, dict[str, str]] = {
         "hardware_class": S, "measured_on": S, "measured_date": S, "source_file": S,
     },
     "external_hardware": {
-        "cpu_model": S, "cpu_simd": S, "logical_cores": I, "usable_cores": I, "physical_cores": I,
-        "memory_total_bytes": I, "gpu_name": S, "gpu_count": I, "gpu_memory_bytes": I, "gpu_driver": S,
-        "os": S, "machine": S, "hardware_id": S, "host_hardware_id": S, "device_kind": S,
-        "bandwidth_gb_per_s": F, "bandwidth_threads": I, "bandwidth_all_cores_gb_per_s": F,
-        "bandwidth_1t_gb_per_s": F, "bandwidth_samples_gb_per_s": F_LIST, "bandwidth_array_bytes": I,
-        "bandwidth_method": S, "gpu_bandwidth_read_gb_per_s": F, "gpu_bandwidth_copy_median_gb_per_s": F,
+        **MACHINE, "host_hardware_id": S, "device_kind": S, **BANDWIDTH, "gpu_bandwidth_read_gb_per_s": F, "gpu_bandwidth_copy_median_gb_per_s": F,
         "gpu_sm_count": I, "gpu_l2_bytes": I, "host_cpu_bandwidth_gb_per_s": F, "nvsmi_name": S,
         "nvsmi_memory_total": S, "nvsmi_driver_version": S, "nvsmi_pci_bus_id": S, "nvsmi_clocks_max_sm": S,
         "nvsmi_clocks_max_memory": S, "nvsmi_power_limit": S, "nvsmi_compute_cap": S, "nvsmi_vbios_version": S,
@@ -183,12 +190,8 @@ RAW: dict[str, dict[str, str]] = {
         "imatrix_calibration": S, "imatrix_calibration_sha256": S, "imatrix_sha256": S,
     },
     "hardware": {
-        "cpu_model": S, "cpu_simd": S, "logical_cores": I, "usable_cores": I, "physical_cores": I,
-        "memory_total_bytes": I, "gpu_name": S, "gpu_count": I, "gpu_memory_bytes": I, "gpu_driver": S,
-        "os": S, "machine": S, "hardware_id": S, "hardware_class": S, "hardware_class_source": S,
-        "bandwidth_gb_per_s": F, "bandwidth_threads": I, "bandwidth_all_cores_gb_per_s": F,
-        "bandwidth_1t_gb_per_s": F, "bandwidth_samples_gb_per_s": F_LIST, "bandwidth_array_bytes": I,
-        "bandwidth_method": S, "probed_at": S, "price_usd_per_hour": F, "price_source": S, "profiled_at": S,
+        **MACHINE, "hardware_class": S, "hardware_class_source": S, **BANDWIDTH, "probed_at": S,
+        "price_usd_per_hour": F, "price_source": S, "profiled_at": S,
     },
     "lmeval_metrics": {
         **PROVENANCE, "task": S, "task_version": S, "subset": S, "n_fewshot": I, "filter": S, "metric": S,
