@@ -262,6 +262,12 @@ def test_definitions_load_with_the_sensors_the_schedule_and_the_evaluation_job(d
     # the job can run every per-variant asset but the KLD (which waits for the base logits) ...
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
         "gguf_variant", *(a for a in PER_VARIANT_ASSETS if a != "distribution_shift")}
+    # every asset partitioned by rung is one of them (lm-eval tasks, code execution and the studies too)
+    graph = definitions.resolve_asset_graph()
+    per_rung = {k.to_user_string() for k in graph.get_all_asset_keys()
+                if graph.get(k).is_materializable and graph.get(k).partitions_def is not None
+                and graph.get(k).partitions_def.name == "variants"}
+    assert per_rung == {"gguf_variant", *PER_VARIANT_ASSETS}
     # ... and a request runs the study's own: the same list the CLI runs (lib/core/study.py)
     request = _variant_request("k", "smollm2-135m-instruct__Q8_0", {})
     assert {k.to_user_string() for k in request.asset_selection} == {"gguf_variant", *DEMO.assets} - {"distribution_shift"}

@@ -26,6 +26,8 @@ from quantbench_assets.lib.gguf.ladder import baseline_quant
 PER_VARIANT_ASSETS = (
     "standard_benchmark_samples", "standard_benchmark_scores", "generation_samples", "generation_scores",
     "perplexity", "perplexity_windows", "distribution_shift", "speed_runs", "memory_probe",
+    # a study names these when it wants them: any lm-eval task, sandboxed code, the engine studies
+    "lmeval_samples", "code_execution", "backend_equivalence", "determinism_check", "sampling_variance",
 )
 SIZES = ("demo", "seed_study", "full")
 
