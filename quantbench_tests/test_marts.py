@@ -295,12 +295,20 @@ def test_decision_matrix_decides_per_budget_and_use_case_in_verdict_words(built)
     picked = set(matrix.filter(pl.col("use_case") != "most_accurate")["recommended_variant"])
     assert "tiny-lm__Q4_K_M" not in picked and "tiny-lm__Q2_K" not in picked
     assert set(matrix["verdict"]) <= {"baseline", "equivalent", "undecided"}
-    # Where the runner-up's accuracy interval overlaps the pick's (split-lm BF16 0.60 on 200 items vs
-    # tiny-lm F16 0.60 on 400), no winner is named; at 2 GB the runner-up (0.30) is clearly behind.
-    assert rows[("most_accurate", "4–24 GB")]["verdict"] == "undecided"
-    assert "not distinguishable from" in rows[("most_accurate", "4–24 GB")]["evidence"]
-    assert rows[("most_accurate", "2 GB")]["recommended_variant"] == "tiny-lm__Q8_0"
-    assert rows[("most_accurate", "2 GB")]["verdict"] != "undecided"
+    # Most accurate is decided on the items pick and runner-up were both scored on, never on pooled
+    # accuracies over different items. 4-24 GB: split-lm BF16 and tiny-lm F16 both pool 0.60, but on the
+    # 200 items they share (0-99 of each task) F16 answered all and BF16 60%: F16 is named, BF16 runner-up.
+    most = rows[("most_accurate", "4–24 GB")]
+    assert (most["recommended_variant"], most["runner_up_variant"], most["verdict"]) == \
+        ("tiny-lm__F16", "split-lm__BF16", "baseline")
+    assert "on the 200 items both were scored on, 1.000 (CI 0.981–1.000) vs 0.600 (CI 0.531–0.665)" in most["evidence"]
+    # 2 GB: tiny-lm Q8_0 pools 0.60 over items 0-199 and split-lm Q8_0 0.30 over items 100-199; on those
+    # 200 shared items it is 0.21 vs 0.30, intervals overlapping: no winner is named.
+    most = rows[("most_accurate", "2 GB")]
+    assert (most["recommended_variant"], most["runner_up_variant"], most["verdict"]) == \
+        ("tiny-lm__Q8_0", "split-lm__Q8_0", "undecided")
+    assert "on the 200 items both were scored on, 0.210 (CI 0.159–0.272) vs 0.300 (CI 0.241–0.367) for split-lm Q8_0: " \
+           "not distinguishable, undecided" in most["evidence"]
     # The speeds in this warehouse carry no spread: the fastest pick cannot be trusted and says so.
     assert {r["verdict"] for r in matrix.filter(pl.col("use_case") == "fastest").to_dicts()} == {"undecided"}
 

@@ -7,8 +7,11 @@
                      baseline itself); rungs that are smaller but undecided or worse are named.
     - fastest:       the fastest such rung by measured decode speed; a speed measured under load or
                      within the noise of its neighbour rung makes the pick 'undecided'.
-    - most_accurate: the highest pooled accuracy among rungs not shown worse than their baseline;
-                     'undecided' when the runner-up's interval overlaps the pick's.
+    - most_accurate: the highest pooled accuracy among rungs not shown worse than their baseline,
+                     decided against the runner-up on the items both were scored on (same chain, task,
+                     scorer, task version and item): 'undecided' when they share no item or their
+                     intervals on those items overlap. Pooled accuracies over different items (another
+                     task, another subset) never decide by themselves.
 #}
 with fits as (
     select * from {{ ref('int_budget_fits') }}
@@ -27,6 +30,32 @@ candidates as (
         fits.variant_verdict in ('baseline', 'equivalent') as is_safe,
     from fits
     cross join use_cases
+),
+
+quality as (
+    select variant, chain, task, scorer, from {{ ref('fct_variant_quality') }}
+    where task_kind = 'benchmark'
+),
+
+items as (
+    -- The item-level 0/1 outcomes behind each variant's pooled accuracy (the rows fct_variant_quality pools).
+    select scores.variant, 'standard' as chain, scores.task, scores.scorer, scores.task_version, scores.item_id,
+           scores.correct::int as correct,
+    from {{ ref('stg_standard_benchmark_scores') }} as scores
+    inner join quality
+        on quality.variant = scores.variant and quality.chain = 'standard'
+        and quality.task = scores.task and quality.scorer = scores.scorer
+    where scores.correct is not null
+
+    union all
+
+    select scores.variant, 'lmeval' as chain, scores.task, scores.metric || ',' || scores.filter_name as scorer,
+           scores.task_version, scores.item_id, scores.correct::int as correct,
+    from {{ ref('stg_lmeval_scores') }} as scores
+    inner join quality
+        on quality.variant = scores.variant and quality.chain = 'lmeval'
+        and quality.task = scores.task and quality.scorer = scores.metric || ',' || scores.filter_name
+    where scores.is_binary and scores.correct is not null
 ),
 
 ranked as (
@@ -49,6 +78,71 @@ ranked as (
           end
 ),
 
+contenders as (
+    select distinct pick.variant as pick_variant, runner_up.variant as runner_up_variant,
+    from ranked as pick
+    inner join ranked as runner_up
+        on runner_up.memory_budget_gb = pick.memory_budget_gb and runner_up.use_case = pick.use_case
+        and runner_up.rank_in_use_case = 2
+    where pick.use_case = 'most_accurate' and pick.rank_in_use_case = 1
+),
+
+shared as (
+    -- Pick and runner-up on the items both were scored on.
+    select
+        contenders.pick_variant,
+        contenders.runner_up_variant,
+        count(*) as n_shared,
+        sum(a.correct) as pick_correct,
+        sum(b.correct) as runner_up_correct,
+    from contenders
+    inner join items as a on a.variant = contenders.pick_variant
+    inner join items as b
+        on b.variant = contenders.runner_up_variant and b.chain = a.chain and b.task = a.task
+        and b.scorer = a.scorer and b.task_version = a.task_version and b.item_id = a.item_id
+    group by contenders.pick_variant, contenders.runner_up_variant
+),
+
+both_ways as (
+    select * from shared
+    union all
+    select runner_up_variant, pick_variant, n_shared, runner_up_correct, pick_correct, from shared
+),
+
+compared as (
+    select
+        *,
+        pick_correct::double / n_shared as pick_shared_accuracy,
+        runner_up_correct::double / n_shared as runner_up_shared_accuracy,
+        {{ wilson_low('pick_correct', 'n_shared') }} as pick_shared_low,
+        {{ wilson_high('pick_correct', 'n_shared') }} as pick_shared_high,
+        {{ wilson_low('runner_up_correct', 'n_shared') }} as runner_up_shared_low,
+        {{ wilson_high('runner_up_correct', 'n_shared') }} as runner_up_shared_high,
+    from both_ways
+),
+
+reranked as (
+    -- A runner-up shown more accurate than the pick on their shared items takes its place.
+    select
+        ranked.* replace (
+            case when ranked.rank_in_use_case in (1, 2) and swap.pick_variant is not null
+                 then 3 - ranked.rank_in_use_case else ranked.rank_in_use_case end as rank_in_use_case),
+    from ranked
+    left join (
+        select top.memory_budget_gb, compared.pick_variant, compared.runner_up_variant,
+        from ranked as top
+        inner join ranked as second
+            on second.memory_budget_gb = top.memory_budget_gb and second.use_case = top.use_case
+            and second.rank_in_use_case = 2
+        inner join compared
+            on compared.pick_variant = top.variant and compared.runner_up_variant = second.variant
+        where top.use_case = 'most_accurate' and top.rank_in_use_case = 1
+            and compared.runner_up_shared_low > compared.pick_shared_high
+    ) as swap
+        on ranked.use_case = 'most_accurate' and swap.memory_budget_gb = ranked.memory_budget_gb
+        and ranked.variant in (swap.pick_variant, swap.runner_up_variant)
+),
+
 picks as (
     select
         pick.memory_budget_gb,
@@ -59,9 +153,10 @@ picks as (
         runner_up.variant as runner_up_variant,
         runner_up.model || ' ' || runner_up.rung_label as runner_up_label,
         case
-            when pick.use_case = 'most_accurate'
-                 and runner_up.variant is not null
-                 and runner_up.pooled_rescored_accuracy_ci_high >= pick.pooled_rescored_accuracy_ci_low
+            when pick.use_case = 'most_accurate' and runner_up.variant is not null and compared.n_shared is null
+                then 'undecided'
+            when pick.use_case = 'most_accurate' and runner_up.variant is not null
+                 and compared.runner_up_shared_high >= compared.pick_shared_low
                 then 'undecided'
             when pick.use_case = 'fastest' and pick.decode_tok_per_s is null then 'undecided'
             when pick.use_case = 'fastest' and pick.speed_flag is not null then 'undecided'
@@ -72,12 +167,20 @@ picks as (
                 printf('%s %s: pooled accuracy %.3f (95%% CI %.3f–%.3f, n=%d)', pick.model, pick.rung_label,
                        pick.pooled_rescored_accuracy, pick.pooled_rescored_accuracy_ci_low,
                        pick.pooled_rescored_accuracy_ci_high, pick.n_benchmark_items)
-                || case when runner_up.variant is not null
-                         and runner_up.pooled_rescored_accuracy_ci_high >= pick.pooled_rescored_accuracy_ci_low
-                        then printf('; not distinguishable from %s %s (%.3f, CI %.3f–%.3f): undecided',
+                || case
+                    when runner_up.variant is null then ''
+                    when compared.n_shared is null
+                        then printf('; no item scored in common with %s %s (pooled %.3f on n=%d): not comparable, undecided',
                                     runner_up.model, runner_up.rung_label, runner_up.pooled_rescored_accuracy,
-                                    runner_up.pooled_rescored_accuracy_ci_low, runner_up.pooled_rescored_accuracy_ci_high)
-                        else '' end
+                                    runner_up.n_benchmark_items)
+                    else printf('; on the %d items both were scored on, %.3f (CI %.3f–%.3f) vs %.3f (CI %.3f–%.3f) for %s %s%s',
+                                compared.n_shared, compared.pick_shared_accuracy, compared.pick_shared_low,
+                                compared.pick_shared_high, compared.runner_up_shared_accuracy,
+                                compared.runner_up_shared_low, compared.runner_up_shared_high,
+                                runner_up.model, runner_up.rung_label,
+                                case when compared.runner_up_shared_high >= compared.pick_shared_low
+                                     then ': not distinguishable, undecided' else '' end)
+                end
             else
                 pick.model || ' ' || pick.rung_label || ': ' || pick.verdict_evidence
         end
@@ -95,11 +198,14 @@ picks as (
         pick.fits_on,
         pick.cost_per_million_tokens_usd,
         pick.cost_null_reason,
-    from ranked as pick
-    left join ranked as runner_up
+    from reranked as pick
+    left join reranked as runner_up
         on runner_up.memory_budget_gb = pick.memory_budget_gb
         and runner_up.use_case = pick.use_case
         and runner_up.rank_in_use_case = 2
+    left join compared
+        on pick.use_case = 'most_accurate'
+        and compared.pick_variant = pick.variant and compared.runner_up_variant = runner_up.variant
     where pick.rank_in_use_case = 1
 ),
 
