@@ -184,7 +184,7 @@ picks as (
             else
                 pick.model || ' ' || pick.rung_label || ': ' || pick.verdict_evidence
         end
-        || case when pick.kld_mean is not null then printf('; KLD %.3f', pick.kld_mean) else '' end
+        || case when pick.kld_mean is not null and not pick.is_baseline then printf('; KLD %.3f', pick.kld_mean) else '' end
         || case when pick.decode_tok_per_s is not null and pick.baseline_decode_tok_per_s is not null and not pick.is_baseline
                 then printf('; %.1f× the baseline''s decode speed', pick.decode_tok_per_s / pick.baseline_decode_tok_per_s)
                 else '' end
