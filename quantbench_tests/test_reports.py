@@ -34,6 +34,20 @@ def test_the_tier_heatmap_and_bpw_and_kld_charts_draw(tmp_path):
     assert all((tmp_path / f).stat().st_size > 10_000 for f in ("h.png", "b.png", "k.png"))
 
 
+def test_accuracy_vs_bpw_draws_each_rungs_interval(tmp_path, monkeypatch):
+    """A rung scored on 20 items and one on 100 must not look equally certain: the 95% intervals
+    are drawn as error bars of the lengths the input gives."""
+    drawn = []
+    monkeypatch.setattr(charts, "_save", lambda fig, path: drawn.append(fig) or path)
+    per_task = LADDER.with_columns(pl.lit("mmlu").alias("task"), pl.Series("bits_per_weight", [16.0, 8.5, 4.9, 3.4]))
+    charts.accuracy_vs_bpw(per_task, tmp_path / "b.png")
+    bars = [c for ax in drawn[0].axes for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(bars) == per_task["model"].n_unique()
+    _, _, (segments,) = bars[0]
+    spans = sorted(round(float(s[1][1] - s[0][1]), 3) for s in segments.get_segments())
+    assert spans == sorted(round(h - lo, 3) for lo, h in zip(per_task["ci_low"], per_task["ci_high"]))
+
+
 def test_a_chart_without_data_says_what_is_missing_instead_of_drawing(tmp_path):
     with pytest.raises(charts.NoData, match="decode_tok_per_s"):
         charts.speed_vs_size(LADDER.drop("decode_tok_per_s"), tmp_path / "x.png")

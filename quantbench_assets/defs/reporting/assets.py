@@ -75,7 +75,7 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
         inputs["accuracy_vs_bpw"] = (charts.accuracy_vs_bpw, scores.filter(pl.col("is_primary")).select(
             "model", pl.col("quant_requested").alias("quant"),
             pl.concat_str([pl.col("task"), pl.lit(" ("), pl.col("scorer"), pl.lit(")")]).alias("task"),
-            "bits_per_weight", pl.col("value").alias("accuracy"), "chance_rate"))
+            "bits_per_weight", pl.col("value").alias("accuracy"), "ci_low", "ci_high", "chance_rate"))
     if shift is not None and dim is not None and "bits_per_weight" in dim.columns:
         cols = [c for c in ("variant", "kld_mean", "ppl_ratio") if c in shift.columns]
         joined = dim.select("variant", "model", pl.col("quant_requested").alias("quant"), "bits_per_weight") \

@@ -72,13 +72,19 @@ def accuracy_vs_size(df: pl.DataFrame, path: Path, task_label: str = "mean over 
 
 
 def accuracy_vs_bpw(df: pl.DataFrame, path: Path) -> Path:
-    """One panel per task: accuracy against bits per weight, one line per model."""
+    """One panel per task: accuracy against bits per weight, one line per model, 95% intervals as error
+    bars where the input has them (ci_low, ci_high)."""
     df = _require(df, ["model", "quant", "task", "bits_per_weight", "accuracy"], "accuracy vs bits per weight")
     tasks = sorted(df["task"].unique().to_list())
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.2), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks):
         for model, g in df.filter(pl.col("task") == task).sort("bits_per_weight").group_by("model", maintain_order=True):
-            ax.plot(g["bits_per_weight"], g["accuracy"], marker="o", label=model[0])
+            if {"ci_low", "ci_high"} <= set(g.columns) and g["ci_low"].null_count() == 0:
+                # 95% intervals: rungs scored on few items must not read as clear winners
+                ax.errorbar(g["bits_per_weight"], g["accuracy"], marker="o", label=model[0], capsize=3,
+                            yerr=[(g["accuracy"] - g["ci_low"]).to_list(), (g["ci_high"] - g["accuracy"]).to_list()])
+            else:
+                ax.plot(g["bits_per_weight"], g["accuracy"], marker="o", label=model[0])
             for xi, yi, q in zip(g["bits_per_weight"], g["accuracy"], g["quant"]):
                 ax.annotate(q, (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=7)
         if "chance_rate" in df.columns:
