@@ -24,7 +24,7 @@ benchmark as (
         sum(round(rescored_accuracy * n_items)) as n_rescored_correct,
         avg(rescored_accuracy) as mean_rescored_accuracy,
     from quality
-    where task_kind = 'benchmark'
+    where task_kind = 'benchmark' and is_pooled  -- each task's items once, however many scorers ran
     group by variant
 ),
 

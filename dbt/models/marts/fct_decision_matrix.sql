@@ -34,7 +34,7 @@ candidates as (
 
 quality as (
     select variant, chain, task, scorer, from {{ ref('fct_variant_quality') }}
-    where task_kind = 'benchmark'
+    where task_kind = 'benchmark' and is_pooled  -- the rows the pooled accuracy counts
 ),
 
 items as (

@@ -119,6 +119,16 @@ final as (
             as accuracy_delta_pct,
         measured.generation_delta_pct,
         measured.not_comparable_reason,
+        -- The row of its task that enters a variant's pooled accuracy: one per task, so a task scored
+        -- several ways (loglikelihood and letter logits; acc and acc_norm) counts its items once.
+        -- Preference: the built-in chain, then lm-eval's standard method (loglikelihood), then the rest.
+        row_number() over (
+            partition by measured.variant, measured.task_kind, measured.task
+            order by case measured.chain when 'standard' then 1 when 'lmeval' then 2 else 3 end,
+                     case measured.scorer when 'loglikelihood' then 1 when 'generate' then 2
+                                          when 'letter_logits' then 3 when 'generate_rescore' then 4 else 5 end,
+                     measured.scorer
+        ) = 1 as is_pooled,
     from (select * from benchmark union all by name select * from generation) as measured
     inner join variants using (variant)
 )
