@@ -148,11 +148,16 @@ def test_a_tiny_real_run_prints_a_few_lines_and_sends_dagster_logs_to_the_log_fi
            "DAGSTER_HOME": str(qb_env / "dagster_home"), "QUANTBENCH_REPORTS_DIR": str(qb_env / "reports"),
            "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"}
     log = qb_env / "run.log"
+    target = paths.dbt_project_dir() / "target"
+    before = {p.name for p in target.iterdir()}
     proc = subprocess.run([sys.executable, "-m", "quantbench_assets.cli", "run", "--model", "smollm2-135m-instruct",
                            "--quant", "Q8_0", "--limit", "3", "--ppl-windows", "1", "--log", str(log)],
                           capture_output=True, text=True, env=env, cwd=paths.PROJECT_ROOT, timeout=880)
     out = (proc.stdout + proc.stderr).splitlines()
     assert proc.returncode == 0, "\n".join(out[-30:])
+    # dbt's artifacts land in one folder that each build replaces, not a new folder per build
+    assert {p.name for p in target.iterdir()} - before <= {"last_build"}
+    assert (target / "last_build" / "run_results.json").is_file()
     assert len(out) < 45, "\n".join(out)
     assert not [line for line in out if "llama_model_loader" in line or "DEBUG" in line]
     text = log.read_text()

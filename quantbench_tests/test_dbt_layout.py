@@ -75,3 +75,30 @@ def test_intervals_and_the_machine_columns_come_from_one_macro_each():
     by_hand = [p.name for p in (PROJECT / "models" / "staging").glob("*.sql")
                if re.search(r"'(cpu_simd|bandwidth_1t_gb_per_s)'\s*:", p.read_text())]
     assert by_hand == []
+
+
+def test_an_edited_dbt_project_is_parsed_again_before_the_definitions_read_it(tmp_path):
+    """A model added or changed after set-up's `dbt parse` would fail the next build on a node the
+    manifest does not know: refresh_manifest re-parses when a project file is newer than the manifest,
+    and only then; a project dbt cannot parse fails with dbt's message and the file that changed."""
+    import os
+    import shutil
+
+    import pytest
+
+    from quantbench_assets.lib.core.dbt_project import manifest_path, refresh_manifest, stale_inputs
+
+    project = tmp_path / "dbt"
+    shutil.copytree(paths.dbt_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
+    assert refresh_manifest(project)  # no manifest yet: parsed
+    assert stale_inputs(project) == [] and refresh_manifest(project) == []  # current: nothing to do
+    probe = project / "models" / "marts" / "zz_probe.sql"
+    probe.write_text("select 1 as one\n")
+    later = manifest_path(project).stat().st_mtime + 5
+    os.utime(probe, (later, later))
+    assert refresh_manifest(project) == [probe]
+    assert "model.quantbench.zz_probe" in json.loads(manifest_path(project).read_text())["nodes"]
+    probe.write_text("select {{ not_a_macro( }}\n")
+    os.utime(probe, (later + 5, later + 5))
+    with pytest.raises(RuntimeError, match="zz_probe.sql"):
+        refresh_manifest(project)

@@ -52,6 +52,13 @@ def materializer():
     ensure_home()
     import dagster as dg
 
+    from quantbench_assets.lib.core.dbt_project import refresh_manifest
+
+    stale = refresh_manifest()  # before the definitions read it: dbt assets are built from the manifest
+    if stale:
+        from .console import say
+        say(f"dbt project changed since it was parsed ({stale[0].relative_to(paths.dbt_project_dir())}"
+            f"{f' and {len(stale) - 1} more' if len(stale) > 1 else ''}): manifest refreshed")
     from quantbench_assets.definitions import defs as load_defs
 
     defs = load_defs()

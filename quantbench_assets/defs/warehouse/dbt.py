@@ -4,7 +4,6 @@ dbt writes the same DuckDB file as the Python assets, so the build runs under th
 file lock: a partition being written and a dbt build never collide ("Could not set lock")."""
 
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from quantbench_assets.lib.core import paths
+from quantbench_assets.lib.core.dbt_project import dbt_executable
 
 from ..resources import WarehouseResource
 
@@ -19,6 +19,8 @@ from ..resources import WarehouseResource
 # else happens at import: no dbt run, no change to the process environment.
 dbt_project = DbtProject(project_dir=paths.dbt_project_dir(), profiles_dir=paths.dbt_project_dir())
 dbt_project.prepare_if_dev()
+
+LAST_BUILD = Path("target") / "last_build"  # relative to the dbt project folder
 
 PROFILE = """quantbench:
   target: local
@@ -28,11 +30,6 @@ PROFILE = """quantbench:
       path: "{path}"
       threads: 1
 """
-
-
-def dbt_executable() -> str:
-    """dbt from PATH, else the one beside this interpreter (a venv's python run without activation)."""
-    return shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
 
 
 class Translator(DagsterDbtTranslator):
@@ -70,9 +67,17 @@ def quantbench_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckd
             # inputs read them through optional_source() (an empty view), so what is built on them builds.
             context.log.info(f"raw tables not written yet, their dbt descendants are skipped: {missing}")
             args += ["--exclude", " ".join(exclusions(dbt_project.manifest_path, missing))]
+        # One artifacts folder, replaced by each build (dagster-dbt's default, a new folder per build,
+        # grows by ~10 MB a build without bound)
+        invocation = dbt.cli(args, context=context, target_path=LAST_BUILD)
         try:
-            yield from dbt.cli(args, context=context).stream()
+            yield from invocation.stream()
         finally:
+            # A failure while reading dbt's events leaves dbt running and writing: stop it before the
+            # warehouse lock is released, or the next writer collides with it ("Could not set lock").
+            if invocation.process.poll() is None:
+                invocation.process.terminate()
+                invocation.process.wait(timeout=60)
             shutil.rmtree(profiles, ignore_errors=True)
 
 
