@@ -86,7 +86,7 @@ def test_an_edited_dbt_project_is_parsed_again_before_the_definitions_read_it(tm
 
     import pytest
 
-    from quantbench_assets.lib.core.dbt_project import manifest_path, refresh_manifest, stale_inputs
+    from quantbench_assets.lib.core.dbt_project import dbt_manifest_path, refresh_manifest, stale_inputs
 
     project = tmp_path / "dbt"
     shutil.copytree(paths.dbt_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
@@ -94,10 +94,10 @@ def test_an_edited_dbt_project_is_parsed_again_before_the_definitions_read_it(tm
     assert stale_inputs(project) == [] and refresh_manifest(project) == []  # current: nothing to do
     probe = project / "models" / "marts" / "zz_probe.sql"
     probe.write_text("select 1 as one\n")
-    later = manifest_path(project).stat().st_mtime + 5
+    later = dbt_manifest_path(project).stat().st_mtime + 5
     os.utime(probe, (later, later))
     assert refresh_manifest(project) == [probe]
-    assert "model.quantbench.zz_probe" in json.loads(manifest_path(project).read_text())["nodes"]
+    assert "model.quantbench.zz_probe" in json.loads(dbt_manifest_path(project).read_text())["nodes"]
     probe.write_text("select {{ not_a_macro( }}\n")
     os.utime(probe, (later + 5, later + 5))
     with pytest.raises(RuntimeError, match="zz_probe.sql"):

@@ -9,7 +9,7 @@ from quantbench_assets.lib.core import paths
 from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.reporting.export import export_marts
 from quantbench_assets.lib.reporting.report import build_report
-from quantbench_assets.lib.reporting.site import SITE_MARTS
+from quantbench_assets.lib.reporting.site import SITE_MARTS, read_marts
 from quantbench_assets.lib.gguf.ladder import PRECISION_ORDER
 
 from ..catalog.automation import DOWNSTREAM
@@ -25,12 +25,10 @@ MARTS = ["rpt_leaderboard_by_hardware", "rpt_quantization_leaderboard", "fct_var
 UPSTREAM = [dg.AssetKey(["marts", m]) for m in ["rpt_quantization_leaderboard", "fct_variant_accuracy", "fct_quality_tiers"]]
 
 
-def read_marts(db: WarehouseResource) -> dict[str, pl.DataFrame | None]:
-    out: dict[str, pl.DataFrame | None] = {}
+def report_inputs(db: WarehouseResource) -> dict[str, pl.DataFrame | None]:
+    """The report's marts (read as the site reads its own) and the samples' provenance."""
+    out = read_marts(db.path, tuple(MARTS))
     with db.connect(read_only=True) as con:
-        for m in MARTS:
-            df = con.execute(f'select * from marts."{m}"').pl() if warehouse.table_exists(con, "marts", m) else None
-            out[m] = df if df is not None and df.height else None
         if warehouse.table_exists(con, "raw", "standard_benchmark_samples"):
             out["_samples_provenance"] = con.execute(
                 "select distinct variant, engine_build, n_threads, n_ctx, seed, use_mmap, n_gpu_layers, "
@@ -89,7 +87,7 @@ def chart_inputs(m: dict) -> dict[str, tuple]:
                       "here, the full PNG in its `_full` entry.")
 def charts_png(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
     out_dir = paths.reports_dir() / "charts"
-    marts = read_marts(duckdb)
+    marts = report_inputs(duckdb)
     from quantbench_assets.lib.reporting import charts
 
     metadata, skipped = {}, {}
@@ -130,7 +128,7 @@ def quantbench_report(duckdb: WarehouseResource) -> dg.MaterializeResult:
     out = paths.reports_dir()
     charts_dir = out / "charts"
     drawn = {p.stem: f"charts/{p.name}" for p in sorted(charts_dir.glob("*.png"))}
-    text = build_report(read_marts(duckdb), drawn, "quantbench")
+    text = build_report(report_inputs(duckdb), drawn, "quantbench")
     path = out / "report.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

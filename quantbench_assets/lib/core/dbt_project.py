@@ -23,7 +23,7 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
 
 
-def manifest_path(project: Path | None = None) -> Path:
+def dbt_manifest_path(project: Path | None = None) -> Path:
     return (project or paths.dbt_project_dir()) / "target" / "manifest.json"
 
 
@@ -34,7 +34,7 @@ def stale_inputs(project: Path | None = None) -> list[Path]:
     for name in PROJECT_INPUTS:
         entry = project / name
         files += [p for p in entry.rglob("*") if p.is_file()] if entry.is_dir() else [entry] if entry.is_file() else []
-    manifest = manifest_path(project)
+    manifest = dbt_manifest_path(project)
     if not manifest.exists():
         return files
     built = manifest.stat().st_mtime
