@@ -571,3 +571,25 @@ def test_paths_cannot_escape_the_artifact_folder(tmp_path):
             manifest_path(store, key)
     with pytest.raises(Exception, match="must be a relative path"):
         HfSource(kind="hf", repo_id="o/r", filename="../../etc/passwd", revision="r", sha256="0" * 64)
+
+
+def test_a_failed_dbt_event_stream_stops_dbt_before_the_warehouse_lock_is_released(catalog_pipeline, monkeypatch):
+    """When reading dbt's events fails (a stale manifest raised dagster-dbt's KeyError on an unknown
+    node), the dbt process it started is stopped inside the warehouse lock: left running, it held the
+    DuckDB file while the next writer ran ("Could not set lock")."""
+    import dagster as dg
+    from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+    started = []
+
+    def failing_stream(self):
+        started.append(self.process)
+        raise KeyError("test.quantbench.a_node_the_manifest_does_not_know")
+        yield  # a generator, as the real stream is
+
+    materialize = catalog_pipeline(lambda catalog: None)
+    assert materialize(["model_catalog"]).success
+    monkeypatch.setattr(DbtCliInvocation, "stream", failing_stream)
+    result = materialize(dg.AssetSelection.kind("dbt"))
+    assert not result.success and len(started) == 1
+    assert started[0].poll() is not None  # dbt is no longer running when the step has failed
