@@ -14,7 +14,6 @@ from pydantic import Field
 
 from quantbench_assets.lib.core import schemas, warehouse
 from quantbench_assets.lib.core.cache import SampleCache
-from quantbench_assets.lib.core.store import ArtifactStore
 from quantbench_assets.lib.scoring.benchmark_scoring import score_samples
 from quantbench_assets.lib.scoring.benchmark_summary import chance_check, summarize_benchmark_scores
 from quantbench_assets.lib.scoring.scorers import run_scorer
@@ -51,29 +50,6 @@ def plan(config: StandardBenchmarkConfig) -> list[tuple]:
     return pairs
 
 
-def infer_benchmarks(context: dg.AssetExecutionContext, store: ArtifactStore, manifest: dict, pairs: list[tuple],
-                     engine: EngineResource, max_tokens: int | None = None) -> tuple[list[dict], dict, SampleCache]:
-    """The benchmark chain's inference for one variant: every (task, scorer) pair through run_scorer
-    (the one sample loop) on one engine and the rung's sample cache. Returns the rows, their
-    provenance and the cache (closed; its hit and miss counts stay readable)."""
-    rows: list[dict] = []
-    cache = SampleCache(store.subdir("cache") / "samples.sqlite")
-    try:
-        # No logits_all: loglikelihood asks llama.cpp for the rows it reads, and generation on the
-        # same engine then computes one output row per step, not one per prompt token.
-        with engine.open(manifest["path"], logits_all=False) as eng:
-            settings = eng.settings.as_dict()
-            prov = provenance(manifest, eng.build, settings, datetime.now(timezone.utc).isoformat(), engine=eng.name)
-            prov["logits_all"] = settings["logits_all"]
-            for task, scorer in pairs:
-                cap = min(max_tokens, task.spec.max_tokens) if max_tokens else None
-                rows += run_scorer(eng, task, scorer, prov, cache, log=context.log.info, max_tokens=cap,
-                                   has_chat_template=manifest["has_chat_template"])
-    finally:
-        cache.close()
-    return rows, prov, cache
-
-
 @dg.asset(
     **ON_A_RUNG,
     check_specs=[dg.AssetCheckSpec("standard_samples_complete", asset="standard_benchmark_samples", blocking=True,
@@ -89,7 +65,21 @@ def standard_benchmark_samples(context: dg.AssetExecutionContext, config: Standa
         pairs = plan(config)
     if not pairs:
         raise dg.Failure(description=f"standard_benchmark_samples[{key}]: no task admits scorers {config.scorers}")
-    rows, prov, cache = infer_benchmarks(context, store, manifest, pairs, engine, config.max_tokens)
+    rows: list[dict] = []
+    cache = SampleCache(store.subdir("cache") / "samples.sqlite")
+    try:
+        # No logits_all: loglikelihood asks llama.cpp for the rows it reads, and generation on the
+        # same engine then computes one output row per step, not one per prompt token.
+        with engine.open(manifest["path"], logits_all=False) as eng:
+            settings = eng.settings.as_dict()
+            prov = provenance(manifest, eng.build, settings, datetime.now(timezone.utc).isoformat(), engine=eng.name)
+            prov["logits_all"] = settings["logits_all"]
+            for task, scorer in pairs:
+                cap = min(config.max_tokens, task.spec.max_tokens) if config.max_tokens else None
+                rows += run_scorer(eng, task, scorer, prov, cache, log=context.log.info, max_tokens=cap,
+                                   has_chat_template=manifest["has_chat_template"])
+    finally:
+        cache.close()
     df = schemas.frame(SAMPLES_TABLE, rows)  # every declared column: MC-only runs have no text columns
     with duckdb.connect() as con:
         written = warehouse.replace_rows(con, SAMPLES_TABLE, df, {"variant": key})
