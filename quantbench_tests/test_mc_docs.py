@@ -106,3 +106,34 @@ def test_tr125s_few_shot_examples_come_from_the_lm_eval_tasks_few_shot_split():
         dev = first_rows(paths.benchmarks_dir() / "mmlu" / "dev" / f"{item.group}.jsonl")
         assert [ex.question for ex in shots[item.group]] == [r["question"] for r in dev]
         assert item.description.startswith("The following are multiple choice questions (with answers) about ")
+
+
+@pytest.mark.parametrize("subject", ["anatomy", "virology", "high_school_physics"])
+def test_qb_mmlus_few_shot_prompts_are_lm_evals_own_mmlu_subject_tasks(subject):
+    # lm-eval runs MMLU as one task per subject, so its first_n few-shot examples are the subject's own
+    # first dev questions. qb_mmlu keeps the 57 subjects in one task and must give the same prompts
+    # (before qb_utils.SubjectFewshotTask every item got abstract algebra's examples).
+    from pathlib import Path
+
+    import lm_eval
+    from lm_eval.api.task import ConfigurableTask
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    theirs_yaml = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / "default" / f"mmlu_{subject}.yaml"
+    cfg = load_yaml(theirs_yaml)  # lm-eval's own config (its include resolved), on the offline copy
+    data = paths.benchmarks_dir() / "mmlu"
+    cfg.pop("dataset_name")
+    cfg.update(dataset_path="json", dataset_kwargs={"data_files": {
+        "test": str(data / "test" / f"{subject}.jsonl"), "dev": str(data / "dev" / f"{subject}.jsonl")}})
+    theirs = ConfigurableTask(config={k: v for k, v in cfg.items() if k not in ("tag", "task_alias")})
+    ours = task_manager().load(["qb_mmlu"])["tasks"]["qb_mmlu"]
+    docs = [d for d in ours.eval_docs if d["subject"] == subject][:3]
+    for task in (ours, theirs):
+        task.set_config(key="num_fewshot", value=5)
+        task.set_fewshot_seed(seed=1234)
+    their_docs = list(theirs.eval_docs)[:3]
+    assert [d["question"] for d in their_docs] == [d["question"] for d in docs]
+    for doc, their_doc in zip(docs, their_docs):
+        prompt = ours.fewshot_context(doc, num_fewshot=5)
+        assert prompt == theirs.fewshot_context(their_doc, num_fewshot=5)
+        assert prompt.count("\nAnswer:") == 6  # five solved examples and the question
