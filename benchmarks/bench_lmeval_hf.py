@@ -13,6 +13,10 @@ dataset loading and prompt building, timed apart). Same thread count on both sid
 torch.set_num_threads).
 
     python benchmarks/bench_lmeval_hf.py --items 30 --threads 1 --append-results
+    python benchmarks/bench_lmeval_hf.py --items 10 --threads 2 --fewshot leaderboard --append-results
+
+`--fewshot leaderboard` runs each task with the Open LLM Leaderboard's shots (ARC 25, HellaSwag 10,
+MMLU 5): long shared contexts, the setting in which lm-eval users report runs of hours.
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 TASKS = ["qb_arc_easy", "qb_hellaswag", "qb_mmlu"]
+SHOTS = {"zero": {t: 0 for t in TASKS},
+         "leaderboard": {"qb_arc_easy": 25, "qb_hellaswag": 10, "qb_mmlu": 5}}
 # (catalog model, rung): SmolLM2's F16 rung (built from its Q4_1 source) and Qwen-0.5B's published file.
 MODELS = [("smollm2-135m-instruct", "F16"), ("qwen2.5-coder-0.5b-instruct", None)]
 
@@ -89,19 +95,34 @@ def predictions(results: dict) -> dict[tuple[str, int], dict]:
     return out
 
 
-def run_quantbench(path: Path, threads: int, n: int, seed: int) -> tuple[dict, float, dict]:
+def merged(runs: dict[str, dict]) -> dict:
+    """One results dict from per-task evaluator results."""
+    out = {"results": {}, "samples": {}}
+    for task, r in runs.items():
+        out["results"][task] = r["results"][task]
+        out["samples"][task] = r["samples"][task]
+    return out
+
+
+def run_quantbench(path: Path, threads: int, n: int, seed: int, shots: dict, n_ctx: int,
+                   first: bool) -> tuple[dict, dict, dict]:
+    """Each task through run_tasks (lm-eval's evaluator, quantbench's engine); seconds per task."""
     from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
     from quantbench_assets.lib.tasks.lmeval import QuantbenchLM
     from quantbench_assets.lib.tasks.lmeval_runs import run_tasks
 
-    with LlamaCppEngine(path, EngineSettings(n_ctx=2048, n_threads=threads, logits_all=True)) as engine:
-        lm = QuantbenchLM(engine=engine)
-        timer = Timed(lm)
-        run = run_tasks(lm, TASKS, n=n, seed=seed)
-        return run["results"], timer.seconds, {t: m["doc_ids"] for t, m in run["tasks"].items()}
+    runs, seconds, doc_ids = {}, {}, {}
+    with LlamaCppEngine(path, EngineSettings(n_ctx=n_ctx, n_threads=threads, logits_all=True)) as engine:
+        for task in TASKS:
+            lm = QuantbenchLM(engine=engine)
+            timer = Timed(lm)
+            draw = {"limit": n} if first else {"n": n, "seed": seed}  # lm-eval's --limit, or a seeded draw
+            run = run_tasks(lm, [task], num_fewshot=shots[task], **draw)
+            runs[task], seconds[task], doc_ids[task] = run["results"], timer.seconds, run["tasks"][task]["doc_ids"]
+    return merged(runs), seconds, doc_ids
 
 
-def run_hf(path: Path, threads: int, doc_ids: dict) -> tuple[dict, float, float]:
+def run_hf(path: Path, threads: int, doc_ids: dict, shots: dict) -> tuple[dict, dict, float]:
     import torch
     from lm_eval.evaluator import evaluate
     from lm_eval.models.huggingface import HFLM
@@ -112,14 +133,19 @@ def run_hf(path: Path, threads: int, doc_ids: dict) -> tuple[dict, float, float]
     t0 = time.perf_counter()
     lm = HFLM(pretrained=str(path.parent), gguf_file=path.name, device="cpu", dtype="float32", batch_size=1)
     load_s = time.perf_counter() - t0
-    timer = Timed(lm)
-    loaded = task_manager().load(TASKS)
-    for task in loaded["tasks"].values():  # as run_tasks and lm-eval's simple_evaluate: 0 shots unless set
-        if task.get_config("num_fewshot") is None:
-            task.set_config(key="num_fewshot", value=0)
-        task.set_fewshot_seed(seed=1234)
-    results = evaluate(lm=lm, task_dict=loaded, samples=doc_ids, bootstrap_iters=0, log_samples=True)
-    return results, timer.seconds, load_s
+    runs, seconds = {}, {}
+    for name in TASKS:
+        timer = Timed(lm)
+        loaded = task_manager().load([name])
+        for task in loaded["tasks"].values():  # the shots run_tasks sets
+            task.set_config(key="num_fewshot", value=shots[name])
+            task.set_fewshot_seed(seed=1234)
+        runs[name] = evaluate(lm=lm, task_dict=loaded, samples={name: doc_ids[name]}, bootstrap_iters=0,
+                              log_samples=True)
+        seconds[name] = timer.seconds
+        for method in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
+            vars(lm).pop(method, None)  # the next Timed wraps the model's own methods
+    return merged(runs), seconds, load_s
 
 
 def main() -> None:
@@ -128,6 +154,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", nargs="*", default=[m for m, _ in MODELS])
+    ap.add_argument("--fewshot", choices=sorted(SHOTS), default="zero",
+                    help="zero-shot, or the Open LLM Leaderboard's shots (ARC 25, HellaSwag 10, MMLU 5)")
+    ap.add_argument("--tasks", nargs="*", default=TASKS, choices=TASKS, help="a subset of the three tasks")
+    ap.add_argument("--draw", choices=["seeded", "first"], default="seeded",
+                    help="a seeded draw of documents, or the first n (lm-eval's --limit: MMLU's first subject)")
+    ap.add_argument("--n-ctx", type=int, default=4096, help="llama.cpp's context (lm-eval hf: the model's own)")
     ap.add_argument("--append-results", action="store_true", help=f"append a section to {RESULTS.name}")
     args = ap.parse_args()
 
@@ -135,6 +167,7 @@ def main() -> None:
     import torch
     import transformers
 
+    TASKS[:] = [t for t in TASKS if t in args.tasks]  # both paths run the tasks named here
     started = datetime.now(timezone.utc)
     load = os.getloadavg()
     lines = []
@@ -142,8 +175,10 @@ def main() -> None:
         if model not in args.models:
             continue
         path, obtained = gguf_for(model, quant)
-        ours, ours_s, doc_ids = run_quantbench(path, args.threads, args.items, args.seed)
-        theirs, theirs_s, load_s = run_hf(path, args.threads, doc_ids)
+        shots = SHOTS[args.fewshot]
+        ours, ours_s, doc_ids = run_quantbench(path, args.threads, args.items, args.seed, shots, args.n_ctx,
+                                               args.draw == "first")
+        theirs, theirs_s, load_s = run_hf(path, args.threads, doc_ids, shots)
         p_ours, p_theirs = predictions(ours), predictions(theirs)
         assert p_ours.keys() == p_theirs.keys(), "the two paths scored different documents"
         for task in TASKS:
@@ -154,11 +189,13 @@ def main() -> None:
                 "model": model, "gguf": f"{path.name[:12]}… ({obtained})", "task": task, "items": len(keys),
                 "same_acc": same["acc"], "same_acc_norm": same["acc_norm"], "max_ll_diff": diff,
                 "acc_ours": ours["results"][task]["acc,none"], "acc_theirs": theirs["results"][task]["acc,none"],
+                "shots": shots[task], "ours_s": ours_s[task], "theirs_s": theirs_s[task],
             })
         n_items = len(p_ours)
+        ours_total, theirs_total = sum(ours_s.values()), sum(theirs_s.values())
         lines.append({"model": model, "task": "all three", "items": n_items,
-                      "rate_ours": n_items / ours_s, "rate_theirs": n_items / theirs_s, "ours_s": ours_s,
-                      "theirs_s": theirs_s, "hf_load_s": load_s})
+                      "rate_ours": n_items / ours_total, "rate_theirs": n_items / theirs_total,
+                      "ours_s": ours_total, "theirs_s": theirs_total, "hf_load_s": load_s})
         print(lines[-4:], flush=True)
 
     per_task = [r for r in lines if "same_acc" in r]
@@ -172,15 +209,21 @@ def main() -> None:
            f"- lm-eval {__import__('lm_eval').__version__}, llama-cpp-python {llama_cpp.__version__}, "
            f"transformers {transformers.__version__}, torch {torch.__version__}; {args.threads} thread(s) on both sides "
            f"(llama.cpp n_threads, torch.set_num_threads); hf: float32 on CPU, batch size 1 (lm-eval's default)",
-           f"- items: a seeded draw (seed {args.seed}) of {args.items} documents per task, the same doc indices on "
-           f"both paths, zero-shot; tasks are data/lm_eval_tasks' qb_arc_easy, qb_hellaswag, qb_mmlu",
-           f"- `python benchmarks/bench_lmeval_hf.py --items {args.items} --threads {args.threads} --append-results`",
-           "", "| model | GGUF | task | items | same acc prediction | same acc_norm prediction | max abs Δ loglikelihood "
-           "| acc quantbench | acc hf |", "|---|---|---|---|---|---|---|---|---|"]
+           f"- items: " + (f"a seeded draw (seed {args.seed}) of {args.items}" if args.draw == "seeded" else
+                           f"the first {args.items} (lm-eval's --limit)") + " documents per task, the same doc indices on "
+           f"both paths; shots: {', '.join(f'{t} {SHOTS[args.fewshot][t]}' for t in TASKS)}; tasks are "
+           f"data/lm_eval_tasks' {', '.join(TASKS)}; llama.cpp n_ctx {args.n_ctx}",
+           f"- `python benchmarks/bench_lmeval_hf.py --items {args.items} --threads {args.threads} "
+           f"--fewshot {args.fewshot} --draw {args.draw}"
+           + (f" --tasks {' '.join(TASKS)}" if len(TASKS) < 3 else "") + " --append-results`",
+           "", "| model | GGUF | task | shots | items | same acc prediction | same acc_norm prediction "
+           "| max abs Δ loglikelihood | acc quantbench | acc hf | quantbench s | lm-eval hf s | × |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in per_task:
-        out.append(f"| {r['model']} | {r['gguf']} | {r['task']} | {r['items']} | {r['same_acc']} | "
-                   f"{r['same_acc_norm']} | {r['max_ll_diff']:.3f} | {r['acc_ours']:.3f} | {r['acc_theirs']:.3f} |")
-    out += ["", "| model | items (3 tasks) | quantbench s | items/s | lm-eval hf s | items/s | × | hf model load s |",
+        out.append(f"| {r['model']} | {r['gguf']} | {r['task']} | {r['shots']} | {r['items']} | {r['same_acc']} | "
+                   f"{r['same_acc_norm']} | {r['max_ll_diff']:.3f} | {r['acc_ours']:.3f} | {r['acc_theirs']:.3f} | "
+                   f"{r['ours_s']:.1f} | {r['theirs_s']:.1f} | {r['theirs_s'] / r['ours_s']:.1f} |")
+    out += ["", f"| model | items ({len(TASKS)} task{'s' if len(TASKS) > 1 else ''}) | quantbench s | items/s | lm-eval hf s | items/s | × | hf model load s |",
             "|---|---|---|---|---|---|---|---|"]
     for r in rates:
         out.append(f"| {r['model']} | {r['items']} | {r['ours_s']:.1f} | {r['rate_ours']:.2f} | {r['theirs_s']:.1f} | "

@@ -8,6 +8,13 @@ which commit a branch points at, so the real client code runs unmocked against i
     GET      /api/models/{ns}/{name}/revision/{rev}   HfApi.model_info(revision=...)
     GET      /api/models/{ns}/{name}/refs             HfApi.list_repo_refs()
 
+and, for dataset repos (publish(..., repo_type="dataset")), what `datasets.load_dataset("ns/name")` uses:
+
+    HEAD|GET /datasets/{ns}/{name}/resolve/{revision}/{path}     file downloads
+    GET      /api/datasets/{ns}/{name}[/revision/{rev}]          HfApi.dataset_info() / repo_info()
+    GET      /api/datasets/{ns}/{name}/tree/{rev}[/{path}]       HfApi.list_repo_tree() (HfFileSystem globs)
+    POST     /api/datasets/{ns}/{name}/paths-info/{rev}          HfApi.get_paths_info() (HfFileSystem.info)
+
 Protocol points taken from huggingface_hub/file_download.py and utils/_http.py (2.4):
 - the metadata HEAD must carry X-Repo-Commit (else FileMetadataError) and an ETag (used as the blob name
   in the cache); Content-Length is the expected size that http_get checks the body against. Every file is
@@ -19,7 +26,8 @@ Protocol points taken from huggingface_hub/file_download.py and utils/_http.py (
   never produces on purpose, so failures come back at once.
 - GET honours a single "Range: bytes=a-b" (http_get sends one when it resumes after a dropped connection).
 
-Only model repos named "namespace/name" are served. Files are bytes or paths on disk; a path is hashed
+Repos are named "namespace/name"; a model route never serves a dataset repo and vice versa, as on the
+Hub. The dataset viewer's API (datasets-server.<host>) is not served: datasets treats it as absent. Files are bytes or paths on disk; a path is hashed
 when published and read at request time, so do not change it afterwards.
 
     with HubServer(token="hf_...") as hub:
@@ -122,6 +130,7 @@ class HubServer:
         self._commits: dict[str, dict[str, _Commit]] = {}
         self._branches: dict[str, dict[str, str]] = {}
         self._tags: dict[str, dict[str, str]] = {}
+        self._datasets: set[str] = set()  # repo ids published as dataset repos
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for repo_id, commits in (repos or {}).items():
@@ -183,10 +192,12 @@ class HubServer:
             (self._tags if tag else self._branches)[repo_id][name] = sha
 
     def publish(self, repo_id: str, files: Mapping[str, FileData], branch: str = "main", *,
-                replace: bool = False) -> str:
+                replace: bool = False, repo_type: str = "model") -> str:
         """Commit `files` on top of `branch` (like an upload: other files stay unless replace=True),
-        move the branch to the new commit and return its sha."""
+        move the branch to the new commit and return its sha. repo_type: "model" or "dataset"."""
         _check_repo_id(repo_id)
+        if repo_type not in ("model", "dataset"):
+            raise ValueError(f"repo_type must be 'model' or 'dataset', got {repo_type!r}")
         blobs = {name: _Blob.of(v) for name, v in files.items()}  # hash outside the lock
         with self._lock:
             parent_sha = self._branches.get(repo_id, {}).get(branch)
@@ -199,6 +210,8 @@ class HubServer:
             self._commits.setdefault(repo_id, {})[sha] = _Commit(sha, tree, datetime.now(timezone.utc))
             self._branches.setdefault(repo_id, {})[branch] = sha
             self._tags.setdefault(repo_id, {})
+            if repo_type == "dataset":
+                self._datasets.add(repo_id)
         return sha
 
     def head(self, repo_id: str, branch: str = "main") -> str:
@@ -244,6 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle(head=False)
 
+    def do_POST(self) -> None:
+        self._handle(head=False)
+
     def log_message(self, format: str, *args) -> None:
         pass  # the structured request log replaces stderr lines
 
@@ -268,29 +284,38 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, hub: HubServer, head: bool) -> int:
         # Split before unquoting: a revision is quoted with safe="" ("refs%2Fpr%2F1" is one segment).
         parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]]
-        if len(parts) >= 4 and parts[:2] == ["api", "models"]:
+        if len(parts) >= 4 and parts[0] == "api" and parts[1] in ("models", "datasets"):
+            kind = parts[1][:-1]
             repo_id, rest = "/".join(parts[2:4]), parts[4:]
-            if not rest:
-                return self._api(hub, head, repo_id, "model_info", "main")
-            if len(rest) == 2 and rest[0] == "revision":
-                return self._api(hub, head, repo_id, "model_info", rest[1])
-            if rest == ["refs"]:
-                return self._api(hub, head, repo_id, "refs", None)
-        elif len(parts) >= 5 and parts[2] == "resolve":
-            return self._resolve_file(hub, head, "/".join(parts[:2]), parts[3], "/".join(parts[4:]))
+            if self.command == "POST":
+                if kind == "dataset" and len(rest) == 2 and rest[0] == "paths-info":
+                    return self._paths_info(hub, repo_id, rest[1])
+            elif not rest:
+                return self._api(hub, head, repo_id, "info", "main", kind)
+            elif len(rest) == 2 and rest[0] == "revision":
+                return self._api(hub, head, repo_id, "info", rest[1], kind)
+            elif rest == ["refs"]:
+                return self._api(hub, head, repo_id, "refs", None, kind)
+            elif kind == "dataset" and len(rest) >= 2 and rest[0] == "tree":
+                return self._tree(hub, head, repo_id, rest[1], "/".join(rest[2:]))
+        elif self.command != "POST" and len(parts) >= 6 and parts[0] == "datasets" and parts[3] == "resolve":
+            return self._resolve_file(hub, head, "/".join(parts[1:3]), parts[4], "/".join(parts[5:]), "dataset")
+        elif self.command != "POST" and len(parts) >= 5 and parts[2] == "resolve":
+            return self._resolve_file(hub, head, "/".join(parts[:2]), parts[3], "/".join(parts[4:]), "model")
         return self._error(head, 404, {}, f"Not Found: {self.command} {urlsplit(self.path).path}")
 
-    def _check(self, hub: HubServer, repo_id: str) -> tuple[int, dict[str, str], str] | None:
+    def _check(self, hub: HubServer, repo_id: str, kind: str = "model") -> tuple[int, dict[str, str], str] | None:
         denied = hub._auth_error(self.headers.get("Authorization"))
         if denied:
             return denied
-        if repo_id not in hub._commits:
+        if repo_id not in hub._commits or (repo_id in hub._datasets) != (kind == "dataset"):
             return 404, {"X-Error-Code": "RepoNotFound"}, "Repository not found"
         return None
 
-    def _api(self, hub: HubServer, head: bool, repo_id: str, what: str, revision: str | None) -> int:
+    def _api(self, hub: HubServer, head: bool, repo_id: str, what: str, revision: str | None,
+             kind: str = "model") -> int:
         with hub._lock:
-            problem = self._check(hub, repo_id)
+            problem = self._check(hub, repo_id, kind)
             if problem:
                 return self._error(head, *problem)
             if what == "refs":
@@ -307,23 +332,74 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._error(head, 404, {"X-Error-Code": "RevisionNotFound"}, f"Invalid rev id: {revision}")
                 body = {
                     "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
-                    "id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0],
+                    "id": repo_id, "author": repo_id.split("/")[0],
                     "sha": commit.sha,
                     "lastModified": commit.created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                     "private": False, "disabled": False,
                     "gated": "manual" if hub.token else False,
-                    "tags": ["gguf"], "library_name": "gguf",
                     "siblings": [{"rfilename": name} for name in sorted(commit.files)],
                 }
+                body.update({"modelId": repo_id, "tags": ["gguf"], "library_name": "gguf"} if kind == "model"
+                            else {"tags": [], "downloads": 0, "likes": 0})
+        return self._json(head, body)
+
+    def _entries(self, commit: _Commit) -> dict[str, dict]:
+        """Every file and folder of a commit as the tree API lists them, by path."""
+        out = {}
+        for name, blob in commit.files.items():
+            out[name] = {"type": "file", "path": name, "size": blob.size,
+                         "oid": hashlib.sha1(blob.sha256.encode()).hexdigest()}
+            folder = name
+            while "/" in folder:
+                folder = folder.rsplit("/", 1)[0]
+                out[folder] = {"type": "directory", "path": folder, "size": 0,
+                               "oid": hashlib.sha1(folder.encode()).hexdigest()}
+        return out
+
+    def _tree(self, hub: HubServer, head: bool, repo_id: str, revision: str, path: str) -> int:
+        recursive = "recursive=true" in (urlsplit(self.path).query or "").lower()
+        with hub._lock:
+            problem = self._check(hub, repo_id, "dataset")
+            if problem:
+                return self._error(head, *problem)
+            commit = hub._resolve(repo_id, revision)
+            if commit is None:
+                return self._error(head, 404, {"X-Error-Code": "RevisionNotFound"}, f"Invalid rev id: {revision}")
+            entries = self._entries(commit)
+        path = path.strip("/")
+        if path and entries.get(path, {}).get("type") != "directory":
+            return self._error(head, 404, {"X-Error-Code": "EntryNotFound"}, f"Entry not found: {path}")
+        prefix = f"{path}/" if path else ""
+        listed = [e for p, e in sorted(entries.items())
+                  if p.startswith(prefix) and (recursive or "/" not in p[len(prefix):])]
+        return self._json(head, listed)
+
+    def _paths_info(self, hub: HubServer, repo_id: str, revision: str) -> int:
+        from urllib.parse import parse_qs
+
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode()) if length else {}
+        with hub._lock:
+            problem = self._check(hub, repo_id, "dataset")
+            if problem:
+                return self._error(False, *problem)
+            commit = hub._resolve(repo_id, revision)
+            if commit is None:
+                return self._error(False, 404, {"X-Error-Code": "RevisionNotFound"}, f"Invalid rev id: {revision}")
+            entries = self._entries(commit)
+        return self._json(False, [entries[p.strip("/")] for p in form.get("paths", []) if p.strip("/") in entries])
+
+    def _json(self, head: bool, body) -> int:
         payload = json.dumps(body).encode()
         self._start(200, {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(payload))})
         if not head:
             self.wfile.write(payload)
         return 200
 
-    def _resolve_file(self, hub: HubServer, head: bool, repo_id: str, revision: str, filename: str) -> int:
+    def _resolve_file(self, hub: HubServer, head: bool, repo_id: str, revision: str, filename: str,
+                      kind: str = "model") -> int:
         with hub._lock:
-            problem = self._check(hub, repo_id)
+            problem = self._check(hub, repo_id, kind)
             if problem:
                 return self._error(head, *problem)
             commit = hub._resolve(repo_id, revision)
@@ -445,3 +521,18 @@ def refresh_huggingface_hub_constants(monkeypatch) -> None:
     for name, value in vars(fresh).items():
         if name.isupper() and hasattr(live, name) and getattr(live, name) != value:
             monkeypatch.setattr(live, name, value)
+
+
+def point_datasets_at(endpoint: str, home: Path, monkeypatch) -> None:
+    """Make `datasets` (and lm-eval's dataset loading through it) read from `endpoint`, online, with its
+    cache under `home`. Call after point_huggingface_hub_at: datasets also reads its environment once,
+    at import, into `datasets.config`."""
+    import datasets.config as cfg
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(Path(home) / "datasets"))
+    monkeypatch.setattr(cfg, "HF_ENDPOINT", endpoint)
+    monkeypatch.setattr(cfg, "HUB_DATASETS_URL", endpoint + "/datasets/{repo_id}/resolve/{revision}/{path}")
+    monkeypatch.setattr(cfg, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(cfg, "HF_DATASETS_OFFLINE", False)
+    monkeypatch.setattr(cfg, "HF_DATASETS_CACHE", Path(home) / "datasets")

@@ -146,6 +146,44 @@ def test_a_users_lm_eval_task_lands_in_the_warehouse_and_the_marts(qb_env, smoll
                         ("acc_norm,none", "lmeval_fewshot_1", len(PICKED), True)]
 
 
+def test_a_task_whose_data_lives_on_the_hub_is_fetched_online_and_scored(qb_env, smollm_base, monkeypatch):
+    # `dataset_path: <org>/<name>` without data files: lm-eval asks `datasets` to load a Hub dataset repo;
+    # here the Hub is the lookalike server on 127.0.0.1 (quantbench_tests/hubserver.py), datasets unmocked.
+    from quantbench_tests.hubserver import HubServer, point_datasets_at, point_huggingface_hub_at
+
+    folder = qb_env / "hub_tasks"
+    folder.mkdir()
+    (folder / "hub_capitals.yaml").write_text(
+        YAML.replace("task: my_capitals", "task: hub_capitals")
+            .replace("dataset_path: json\ndataset_kwargs: {data_files: {test: data/capitals.jsonl}}\n",
+                     "dataset_path: qbtest/capitals\n"))
+    rows = "".join(json.dumps(r) + "\n" for r in ROWS).encode()
+    assets = [model_catalog, gguf_variant, lmeval_samples]
+    resources = {**default_resources(), "duckdb": WarehouseResource(database=str(qb_env / "w.duckdb")),
+                 "engine": EngineResource(n_threads=1, n_ctx=512)}
+    config = {"ops": {"lmeval_samples": {"config": {"tasks": ["hub_capitals"], "include_path": [str(folder)]}}}}
+    with HubServer() as hub:
+        hub.publish("qbtest/capitals", {"data/test-00000-of-00001.jsonl": rows}, repo_type="dataset")
+        point_huggingface_hub_at(hub.url, qb_env / "hf-home", monkeypatch)
+        point_datasets_at(hub.url, qb_env / "hf-home", monkeypatch)
+        with dg.instance_for_test() as instance:
+            dg.materialize(assets, selection=["model_catalog"], instance=instance, resources=resources)
+            result = _materialize_quiet(instance, assets, resources, config)
+        fetched = hub.requests_to("/datasets/qbtest/capitals/resolve/")
+    assert result.success, [str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure]
+    assert any(r.path.endswith("/data/test-00000-of-00001.jsonl") and r.status == 200 for r in fetched)
+    con = duckdb.connect(str(qb_env / "w.duckdb"), read_only=True)
+    try:
+        stored = con.execute("select count(distinct item_id), count(*) from raw.lmeval_samples "
+                             "where task = 'hub_capitals' and variant = ?", [GOOD]).fetchone()
+        metrics = con.execute("select metric, value from raw.lmeval_metrics where task = 'hub_capitals' "
+                              "and variant = ? and filter = 'none' order by metric", [GOOD]).fetchall()
+    finally:
+        con.close()
+    assert stored == (len(ROWS), len(ROWS) * 3)  # every document of the Hub copy, three choices each
+    assert [m for m, _ in metrics] == ["acc", "acc_norm"] and all(0 <= v <= 1 for _, v in metrics)
+
+
 def test_an_unknown_task_fails_the_asset_with_the_folders_it_searched(qb_env, smollm_base):
     assets = [model_catalog, gguf_variant, lmeval_samples]
     resources = {**default_resources(), "duckdb": WarehouseResource(database=str(qb_env / "w.duckdb")),
