@@ -100,6 +100,8 @@ def test_a_users_lm_eval_task_lands_in_the_warehouse_and_the_marts(qb_env, smoll
         stats = dg.materialize(assets, selection=["variant_statistics"], instance=instance, resources=resources)
     check = next(c for c in first.get_asset_check_evaluations() if c.check_name == "lmeval_items_scored")
     assert check.passed and check.metadata["expected_items"].value == len(PICKED)
+    fits = next(c for c in first.get_asset_check_evaluations() if c.check_name == "lmeval_context_fits")
+    assert fits.passed and fits.metadata["requests_cut"].value == 0
     meta = next(m.metadata for m in again.asset_materializations_for_node("lmeval_samples"))
     assert meta["cache_misses"].value == 0 and meta["cache_hits"].value == len(PICKED) * 3  # a re-run costs no inference
     assert stats.success
@@ -182,6 +184,43 @@ def test_a_task_whose_data_lives_on_the_hub_is_fetched_online_and_scored(qb_env,
         con.close()
     assert stored == (len(ROWS), len(ROWS) * 3)  # every document of the Hub copy, three choices each
     assert [m for m, _ in metrics] == ["acc", "acc_norm"] and all(0 <= v <= 1 for _, v in metrics)
+
+
+def test_requests_cut_to_the_context_window_are_counted_and_warned_about(qb_env, smollm_base):
+    # A prompt longer than n_ctx loses tokens from its start (lm-eval's convention), so it is not the
+    # prompt lm-eval's hf backend scores: each request says how many it lost, and a WARN check says so.
+    import llama_cpp
+
+    folder = qb_env / "long_tasks"
+    write_task(folder)
+    preamble = " ".join(f"Country number {i} has a capital city." for i in range(120))  # ~1,000 tokens
+    (folder / "capitals.yaml").write_text(YAML.replace("task: my_capitals", f"task: long_capitals\ndescription: "
+                                                       f"\"{preamble}\\n\""))
+    db = qb_env / "w.duckdb"
+    assets = [model_catalog, gguf_variant, lmeval_samples]
+    resources = {**default_resources(), "duckdb": WarehouseResource(database=str(db)),
+                 "engine": EngineResource(n_threads=1, n_ctx=512)}
+    config = {"ops": {"lmeval_samples": {"config": {"tasks": ["long_capitals"], "include_path": [str(folder)],
+                                                    "limit": 2}}}}
+    with dg.instance_for_test() as instance:
+        dg.materialize(assets, selection=["model_catalog"], instance=instance, resources=resources)
+        result = _materialize_quiet(instance, assets, resources, config)
+    assert result.success  # a warning, not a failure: the rows are kept and say what happened
+    fits = next(c for c in result.get_asset_check_evaluations() if c.check_name == "lmeval_context_fits")
+    assert not fits.passed and fits.severity == dg.AssetCheckSeverity.WARN
+    assert fits.metadata["requests_cut"].value == 6 and "n_ctx=512" in fits.description
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("select arguments, context_tokens_dropped from raw.lmeval_samples "
+                           "where task = 'long_capitals' and variant = ?", [GOOD]).fetchall()
+    finally:
+        con.close()
+    vocab = llama_cpp.Llama(model_path=str(smollm_base.path), vocab_only=True, verbose=False)
+    assert len(rows) == 6
+    for arguments, dropped in rows:  # the request's whole token count beyond the window, counted apart
+        context, continuation = json.loads(arguments)
+        whole = vocab.tokenize((context + continuation).encode(), add_bos=True)
+        assert dropped == len(whole) - 512 > 0
 
 
 def test_an_unknown_task_fails_the_asset_with_the_folders_it_searched(qb_env, smollm_base):

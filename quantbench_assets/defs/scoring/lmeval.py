@@ -43,7 +43,8 @@ class LmEvalConfig(dg.Config):
 TYPES = {"n_fewshot": pl.Int64, "item_id": pl.String, "request_idx": pl.Int64, "wall_ms": pl.Float64,
          "cached": pl.Boolean, "value": pl.Float64, "value_json": pl.String, "binary": pl.Boolean,
          "correct": pl.Boolean, "stderr": pl.Float64, "stderr_null_reason": pl.String,
-         "higher_is_better": pl.Boolean, "aggregation": pl.String, "sample_key": pl.String}
+         "higher_is_better": pl.Boolean, "aggregation": pl.String, "sample_key": pl.String,
+         "context_tokens_dropped": pl.Int64}
 
 
 def _frame(rows: list[dict]) -> pl.DataFrame:
@@ -55,7 +56,10 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
 @dg.asset(
     **ON_A_RUNG,
     check_specs=[dg.AssetCheckSpec("lmeval_items_scored", asset="lmeval_samples", blocking=True,
-                                   description="every selected document of every task has its metrics")],
+                                   description="every selected document of every task has its metrics"),
+                 dg.AssetCheckSpec("lmeval_context_fits", asset="lmeval_samples",
+                                   description="no loglikelihood request lost context tokens to the engine's "
+                                               "n_ctx (a cut prompt is not the prompt lm-eval scores)")],
     description="Any lm-eval task (a YAML in a configured folder): lm-eval's requests answered by the "
                 "engine through the per-sample cache, scored by the task's own process_results and filters; "
                 "per-request, per-item and per-task rows (raw.lmeval_samples, lmeval_scores, lmeval_metrics).",
@@ -94,11 +98,23 @@ def lmeval_samples(context: dg.AssetExecutionContext, config: LmEvalConfig, engi
     hits = sum(r["cached"] for r in tables["samples"])
     yield dg.MaterializeResult(metadata={
         "rows": dg.MetadataValue.json(written), "cache_hits": hits, "cache_misses": len(tables["samples"]) - hits,
+        "requests_cut_to_n_ctx": sum(bool(r.get("context_tokens_dropped")) for r in tables["samples"]),
         "task_index_s": round(run["index_s"], 3), "gguf_sha256": manifest["sha256"], "engine_build": prov["engine_build"],
         "tasks": dg.MetadataValue.json({t: {k: m[k] for k in ("version", "subset", "n_fewshot", "output_type")}
                                         | {"docs": len(m["doc_ids"])} for t, m in run["tasks"].items()}),
         "metrics": dg.MetadataValue.md(md_table(shown, ["task", "filter", "metric", "value", "stderr", "n"])),
     })
+    cut = [r for r in tables["samples"] if r.get("context_tokens_dropped")]
+    yield dg.AssetCheckResult(
+        check_name="lmeval_context_fits", passed=not cut, severity=dg.AssetCheckSeverity.WARN,
+        description=None if not cut else (
+            f"{len(cut)} of {len(tables['samples'])} requests lost up to "
+            f"{max(r['context_tokens_dropped'] for r in cut)} context tokens to n_ctx={settings['n_ctx']}: "
+            f"their scores are for a shortened prompt; raise the engine resource's n_ctx to at least "
+            f"{settings['n_ctx'] + max(r['context_tokens_dropped'] for r in cut)} "
+            f"(raw.lmeval_samples.context_tokens_dropped names each request)"),
+        metadata={"n_ctx": settings["n_ctx"], "requests_cut": len(cut),
+                  "by_task": dg.MetadataValue.json({t: sum(r["task"] == t for r in cut) for t in run["tasks"]})})
     yield dg.AssetCheckResult(check_name="lmeval_items_scored", passed=scored == expected,
                               metadata={"expected_items": len(expected), "scored_items": len(scored & expected),
                                         "unscored": dg.MetadataValue.json(sorted(map(list, expected - scored))[:20])})

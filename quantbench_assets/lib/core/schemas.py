@@ -200,7 +200,7 @@ RAW: dict[str, dict[str, str]] = {
     "lmeval_samples": {
         **PROVENANCE, "task": S, "task_version": S, "subset": S, "n_fewshot": I, "item_id": S,
         "request_idx": I, "request_type": S, "arguments": S, "response": S, "sample_key": S, "cached": B,
-        "wall_ms": F,
+        "wall_ms": F, "context_tokens_dropped": I,
     },
     "lmeval_scores": {
         **PROVENANCE, "task": S, "task_version": S, "subset": S, "n_fewshot": I, "item_id": S, "filter": S,

@@ -96,6 +96,9 @@ class Engine(ABC):
     def next_token_logprobs(self, prompt: str, candidates: Sequence[str]) -> list[float]:
         raise NotImplementedError(f"{self.name} does not expose next-token logits")
 
+    def request_overflow(self, context: str, continuation: str) -> int:
+        raise NotImplementedError(f"{self.name} does not tokenize loglikelihood requests")
+
     def close(self) -> None:
         pass
 
@@ -304,7 +307,14 @@ class LlamaCppEngine(Engine):
         over = len(full) - self.settings.n_ctx
         return full[over:] if over > 0 else full
 
-    def _request_tokens(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    def request_overflow(self, context: str, continuation: str) -> int:
+        """How many tokens a loglikelihood request's context loses from its start to fit n_ctx (lm-eval's
+        convention; its hf backend cuts at the model's own context length, so a cut request is scored on
+        a different prompt there). 0 when it fits."""
+        ctx, cont = self._request_tokens(context, continuation, fit=False)
+        return max(0, len(ctx) + len(cont) - self.settings.n_ctx)
+
+    def _request_tokens(self, context: str, continuation: str, fit: bool = True) -> tuple[list[int], list[int]]:
         """(conditioning tokens, continuation tokens) of one request, fitted to the window."""
         # lm-eval moves trailing spaces of the context onto the continuation
         n_spaces = len(context) - len(context.rstrip(" "))
@@ -321,6 +331,8 @@ class LlamaCppEngine(Engine):
         cont = whole[len(ctx):] if whole[: len(ctx)] == ctx else self.tokenize(continuation, add_bos=False)
         if not cont:
             raise ValueError(f"empty continuation for context ending {context[-40:]!r}")
+        if not fit:
+            return ctx, cont
         full = self._fit(ctx, cont)
         if len(full) <= len(cont):
             raise ValueError(f"a continuation of {len(cont)} tokens leaves no context in n_ctx={self.settings.n_ctx}")

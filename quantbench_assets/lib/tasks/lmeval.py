@@ -130,8 +130,17 @@ class QuantbenchLM(LM):
             self.request_log.append({"task": task, "doc_id": getattr(req, "doc_id", None),
                                      "request_idx": getattr(req, "idx", None), "request_type": request_type,
                                      "arguments": args, "response": hit["response"], "sample_key": key,
-                                     "cached": cached, "wall_ms": hit["wall_ms"]})
+                                     "cached": cached, "wall_ms": hit["wall_ms"],
+                                     "context_tokens_dropped": self._dropped(request_type, args)})
         return out
+
+    def _dropped(self, request_type: str, args: tuple) -> int | None:
+        """Context tokens a request lost to the window (tokenizing only: cached answers are counted too);
+        None where it cannot happen (rolling windows) or is not measured (generation)."""
+        if request_type != "loglikelihood":
+            return None
+        context, continuation = args[0], args[1]
+        return self.engine.request_overflow(context, continuation) if context else 0
 
     def _loglikelihood_one(self, context: str, continuation: str) -> tuple[float, bool]:
         if context:

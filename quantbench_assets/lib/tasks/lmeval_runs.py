@@ -126,7 +126,8 @@ def lmeval_rows(run: dict, request_log: list[dict], provenance: dict) -> dict[st
         samples.append({**common(r["task"]), "item_id": str(doc_id), "request_idx": r["request_idx"],
                         "request_type": r["request_type"], "arguments": json.dumps(_jsonable(r["arguments"])),
                         "response": json.dumps(_jsonable(r["response"])), "sample_key": r["sample_key"],
-                        "cached": r["cached"], "wall_ms": r["wall_ms"]})
+                        "cached": r["cached"], "wall_ms": r["wall_ms"],
+                        "context_tokens_dropped": r.get("context_tokens_dropped")})
     scores = []
     for task_name, logged in results.get("samples", {}).items():
         if task_name not in tasks:
