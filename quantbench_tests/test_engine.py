@@ -144,3 +144,15 @@ def test_a_prompts_next_token_logits_do_not_depend_on_what_the_cache_held(smollm
         e._eval_reusing_prefix(e.tokenize(prompt))
         warm = e._row(e.llm.n_tokens - 1).copy()
     assert np.array_equal(cold, again) and np.array_equal(cold, warm)
+
+
+def test_the_openmp_wait_settings_recorded_with_results_include_libgomps_spin_count(monkeypatch):
+    # A short spin (GOMP_SPINCOUNT) changes small decodes' speed 2-3x: a result must say it ran with one.
+    from quantbench_assets.lib.engines.llama import EngineSettings
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")
+    assert EngineSettings().as_dict()["omp_wait_policy"] == "default, GOMP_SPINCOUNT=1000"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.delenv("GOMP_SPINCOUNT")
+    assert EngineSettings().as_dict()["omp_wait_policy"] == "PASSIVE"
