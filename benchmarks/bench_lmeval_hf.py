@@ -48,6 +48,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.platform()}"
 
 
+def report(lines: list[str], append: bool) -> None:
+    """Print a results section; with `append`, add it to RESULTS.md."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if append:
+        with open(RESULTS, "a") as f:
+            f.write(text)
+
+
 def gguf_for(model: str, quant: str | None) -> tuple[Path, str]:
     from quantbench_assets.lib.catalog.acquire import acquire_base
     from quantbench_assets.lib.catalog.entries import load_catalog
@@ -235,11 +244,7 @@ def main() -> None:
         ratio = r["rate_ours"] / r["rate_theirs"]
         out.append(f"- speed {r['model']}: quantbench {ratio:.1f}× lm-eval hf (target ≥ 10×: "
                    f"{'PASS' if ratio >= 10 else 'FAIL'})")
-    text = "\n".join(out) + "\n"
-    print(text)
-    if args.append_results:
-        with open(RESULTS, "a") as f:
-            f.write(text)
+    report(out, args.append_results)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.bench_lmeval_hf import MODELS, RESULTS, gguf_for, machine  # noqa: E402
+from benchmarks.bench_lmeval_hf import MODELS, gguf_for, machine, report  # noqa: E402
 
 
 def ours(path: Path, threads: int, lengths: list[int], reps: int = 3) -> dict[int, float]:
@@ -94,11 +94,7 @@ def main() -> None:
            f"- `python benchmarks/bench_token_cost.py --threads {args.threads} --lengths {args.lengths} --append-results`",
            "", "| model | GGUF | tokens | quantbench tok/s | transformers tok/s | × |", "|---|---|---|---|---|---|"]
     out += [f"| {m} | {sha}… ({q}) | {n} | {a:.0f} | {b:.0f} | {a / b:.2f} |" for m, q, sha, n, a, b in rows]
-    text = "\n".join(out) + "\n"
-    print(text)
-    if args.append_results:
-        with open(RESULTS, "a") as f:
-            f.write(text)
+    report(out, args.append_results)
 
 
 if __name__ == "__main__":

@@ -343,6 +343,17 @@ class _Handler(BaseHTTPRequestHandler):
                             else {"tags": [], "downloads": 0, "likes": 0})
         return self._json(head, body)
 
+    def _commit_or_error(self, hub: HubServer, head: bool, repo_id: str, revision: str, kind: str) -> _Commit | int:
+        """The commit a revision names, or the status of the error answered instead."""
+        with hub._lock:
+            problem = self._check(hub, repo_id, kind)
+            commit = None if problem else hub._resolve(repo_id, revision)
+        if problem:
+            return self._error(head, *problem)
+        if commit is None:
+            return self._error(head, 404, {"X-Error-Code": "RevisionNotFound"}, f"Invalid rev id: {revision}")
+        return commit
+
     def _entries(self, commit: _Commit) -> dict[str, dict]:
         """Every file and folder of a commit as the tree API lists them, by path."""
         out = {}
@@ -358,14 +369,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _tree(self, hub: HubServer, head: bool, repo_id: str, revision: str, path: str) -> int:
         recursive = "recursive=true" in (urlsplit(self.path).query or "").lower()
-        with hub._lock:
-            problem = self._check(hub, repo_id, "dataset")
-            if problem:
-                return self._error(head, *problem)
-            commit = hub._resolve(repo_id, revision)
-            if commit is None:
-                return self._error(head, 404, {"X-Error-Code": "RevisionNotFound"}, f"Invalid rev id: {revision}")
-            entries = self._entries(commit)
+        commit = self._commit_or_error(hub, head, repo_id, revision, "dataset")
+        if isinstance(commit, int):
+            return commit
+        entries = self._entries(commit)
         path = path.strip("/")
         if path and entries.get(path, {}).get("type") != "directory":
             return self._error(head, 404, {"X-Error-Code": "EntryNotFound"}, f"Entry not found: {path}")
@@ -379,14 +386,10 @@ class _Handler(BaseHTTPRequestHandler):
 
         length = int(self.headers.get("Content-Length") or 0)
         form = parse_qs(self.rfile.read(length).decode()) if length else {}
-        with hub._lock:
-            problem = self._check(hub, repo_id, "dataset")
-            if problem:
-                return self._error(False, *problem)
-            commit = hub._resolve(repo_id, revision)
-            if commit is None:
-                return self._error(False, 404, {"X-Error-Code": "RevisionNotFound"}, f"Invalid rev id: {revision}")
-            entries = self._entries(commit)
+        commit = self._commit_or_error(hub, False, repo_id, revision, "dataset")
+        if isinstance(commit, int):
+            return commit
+        entries = self._entries(commit)
         return self._json(False, [entries[p.strip("/")] for p in form.get("paths", []) if p.strip("/") in entries])
 
     def _json(self, head: bool, body) -> int:
@@ -398,13 +401,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _resolve_file(self, hub: HubServer, head: bool, repo_id: str, revision: str, filename: str,
                       kind: str = "model") -> int:
+        commit = self._commit_or_error(hub, head, repo_id, revision, kind)
+        if isinstance(commit, int):
+            return commit
         with hub._lock:
-            problem = self._check(hub, repo_id, kind)
-            if problem:
-                return self._error(head, *problem)
-            commit = hub._resolve(repo_id, revision)
-            if commit is None:
-                return self._error(head, 404, {"X-Error-Code": "RevisionNotFound"}, f"Invalid rev id: {revision}")
             blob = commit.files.get(filename)
             if blob is None:
                 # The Hub names the commit on a missing entry too; the client caches the absence under it.

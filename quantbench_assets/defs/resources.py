@@ -7,7 +7,7 @@ from typing import Iterator
 import dagster as dg
 
 from quantbench_assets.lib.core import paths
-from quantbench_assets.lib.engines.llama import Engine, EngineSettings
+from quantbench_assets.lib.engines.base import Engine, EngineSettings
 
 
 class EngineResource(dg.ConfigurableResource):

@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
-from .llama import Generation
+from .base import Generation
 
 # What LlamaCppEngine gets from Llama.create_completion's defaults. Sent explicitly because
 # llama-cpp-python's server has other defaults: repeat_penalty 1.1 (create_completion: 1.0), and a

@@ -9,7 +9,7 @@ from typing import Sequence
 import httpx
 
 from .http import LLAMA_CPP_SAMPLING, HttpEngineError, HttpGeneration, LocalChatPrompt, stop_list
-from .llama import Engine, EngineSettings
+from .base import Engine, EngineSettings
 
 NS_PER_MS = 1_000_000
 

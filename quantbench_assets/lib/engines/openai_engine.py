@@ -10,7 +10,7 @@ from typing import Iterator, Sequence
 import httpx
 
 from .http import LLAMA_CPP_SAMPLING, HttpEngineError, HttpGeneration, LocalChatPrompt, stop_list
-from .llama import Engine, EngineSettings
+from .base import Engine, EngineSettings
 
 
 class OpenAICompatibleEngine(LocalChatPrompt, Engine):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..engines.llama import Engine, EngineSettings
+from .base import Engine, EngineSettings
 
 ENGINE_KINDS = ("llama_cpp", "openai_http", "ollama")
 

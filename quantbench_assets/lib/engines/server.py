@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from ..engines.llama import EngineSettings
+from .base import EngineSettings
 
 HOST = "127.0.0.1"
 MODEL_ALIAS = "quantbench"

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engines.llama import Engine, Generation
+from ..engines.base import Engine, Generation
 from ..scoring.mc import extract_letter, raw_letter
 from ..core.progress import Progress
 from ..analysis.stats import correct_pvalues, mcnemar_test, wilson_interval

@@ -8,7 +8,7 @@ from typing import Callable
 
 from ..scoring import metrics as gm
 from ..core.cache import SampleCache, sample_key
-from ..engines.llama import Engine
+from ..engines.base import Engine
 from ..tasks.generation import GenTask, load_e2e_schema
 from ..engines.json_grammar import schema_to_gbnf
 from ..core.samples import run_samples

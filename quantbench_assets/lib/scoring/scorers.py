@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..core.cache import SampleCache, sample_key
-from ..engines.llama import Engine
+from ..engines.base import Engine
 from ..scoring.tr125 import SCORER_GENERATE_RESCORE
 from ..engines.chat import engine_has_chat_template
 from ..scoring.tr125 import CHAT_ZERO_SHOT, COMPLETION_ZERO_SHOT, few_shot_method, run_mc_generation

@@ -20,7 +20,7 @@ from typing import Callable
 
 from ..core.cache import SampleCache, sample_key
 from ..engines.chat import engine_has_chat_template
-from ..engines.llama import Engine
+from ..engines.base import Engine
 from ..scoring.mc import extract_letter, raw_letter, restatement
 from ..core.samples import run_samples
 from ..tasks.benchmarks import MCItem, Task, mc_question_text
