@@ -166,3 +166,5 @@ def test_a_tiny_real_run_prints_a_few_lines_and_sends_dagster_logs_to_the_log_fi
     assert " - dagster - INFO - " in text and "[ 1/" in text
     assert any("the answer" in line for line in out) and any(str(log) in line for line in out)
     assert any("ETA" in line for line in out)
+    # the environment named a wait policy (this suite's PASSIVE): the run keeps it and says so
+    assert any("OpenMP threads: as set in the environment (OMP_WAIT_POLICY=PASSIVE)" in line for line in out)

@@ -31,9 +31,9 @@ from .answer import print_answer, print_table
 from .console import quiet_to, say
 from .instance import configure_pools, ensure_home, materializer
 from .project import init_project
-from .runs import load_gpu_results, plan_study, rebuild_reports, run
+from .runs import choose_omp_wait, load_gpu_results, plan_study, rebuild_reports, run
 
-__all__ = ["build_parser", "configure_pools", "ensure_home", "init_project", "load_gpu_results", "main",
+__all__ = ["build_parser", "choose_omp_wait", "configure_pools", "ensure_home", "init_project", "load_gpu_results", "main",
            "materializer", "plan_study", "print_answer", "print_table", "quiet_to", "rebuild_reports", "run", "say"]
 
 
@@ -118,6 +118,7 @@ def _main(args) -> int:
         say(f"  per rung: {', '.join(study.assets)}; log: {log_path}")
         for note in notes:
             say(f"  {note}")
+        say(f"  {choose_omp_wait()}")
         with quiet_to(log_path):
             try:
                 rc = run(study, catalog, args.skip_dbt)

@@ -11,6 +11,24 @@ from .console import say
 from .instance import materializer
 
 
+def choose_omp_wait(sample_s: float = 1.0) -> str:
+    """Let llama.cpp's threads spin briefly if the machine is otherwise idle (lib/engines/omp.py):
+    measured over `sample_s` seconds, before llama.cpp loads (libgomp reads its settings then)."""
+    import sys
+
+    from quantbench_assets import OMP_FROM_USER
+    from quantbench_assets.lib.engines.omp import apply, omp_wait_policy, wait_settings
+    from quantbench_assets.lib.measure.speed import LOAD_THRESHOLD, LoadMeter
+
+    if "llama_cpp" in sys.modules:
+        return f"OpenMP threads: {omp_wait_policy()} (llama.cpp was loaded already)"
+    with LoadMeter() as meter:
+        time.sleep(sample_s)
+    changes, why = wait_settings(meter.result["other_cpu_share"], OMP_FROM_USER, LOAD_THRESHOLD)
+    apply(changes)
+    return f"OpenMP threads: {why}"
+
+
 def plan_study(args):
     """The study with the command line's overrides, validated against the catalog (no Dagster, no
     warehouse). Raises StudyError with every problem found."""

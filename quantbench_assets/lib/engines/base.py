@@ -11,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .omp import omp_wait_policy
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -36,14 +38,6 @@ class EngineSettings:
         d["n_threads"] = self.threads()
         d["omp_wait_policy"] = omp_wait_policy()
         return d
-
-
-def omp_wait_policy() -> str:
-    """How llama.cpp's OpenMP threads wait, as the environment set it: OMP_WAIT_POLICY and libgomp's
-    GOMP_SPINCOUNT (a short spin changes small decodes' speed 2-3x either way: README, "OpenMP")."""
-    policy = os.environ.get("OMP_WAIT_POLICY") or "default"
-    spin = os.environ.get("GOMP_SPINCOUNT")
-    return f"{policy}, GOMP_SPINCOUNT={spin}" if spin else policy
 
 
 @dataclass
