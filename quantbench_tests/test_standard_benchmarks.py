@@ -261,3 +261,32 @@ def test_one_partition_flows_through_the_standard_assets_into_the_dbt_mart(qb_en
     # The Dagster check and the mart flag the same scores as indistinguishable from chance.
     assert set(chance.metadata["at_chance"].data) == acc_at_chance
     assert chance.passed is (not acc_at_chance)
+
+
+def test_prompts_cut_to_the_context_window_are_counted_and_warned_about(engine, smollm_rung):
+    # Before: a prompt longer than n_ctx lost its start silently (loglikelihood keeps the tail, as
+    # lm-eval does; letter logits keep the last n_ctx tokens), and the score looked like any other.
+    from quantbench_assets.defs.scoring.standard import context_fits_check
+    from quantbench_assets.lib.core.samples import NoCache
+
+    task = load_task("mmlu", "demo", limit=2)
+    prov = {"variant": GOOD, "gguf_sha256": smollm_rung("Q8_0").stored.sha256, "engine_build": engine.build}
+    with LlamaCppEngine(smollm_rung("Q8_0").stored.path, EngineSettings(n_ctx=40, n_threads=1)) as small:
+        rows = {s: run_scorer(small, task, s, {**prov, "n_ctx": 40}, NoCache(), log=lambda _: None)
+                for s in ("loglikelihood", "letter_logits")}
+        for row, item in zip(rows["loglikelihood"], task.items):
+            context, continuations = cloze_request(item)
+            cut = row["context_tokens_dropped"]
+            assert cut > 0
+            # the stored score is the whole-window engine's score of the prompt without its first `cut` tokens
+            for cont, stored in zip(continuations, json.loads(row["choice_loglikelihoods"])):
+                ctx, tail = engine._request_tokens(context, cont)
+                if len(ctx) + len(tail) - 40 == cut:  # the longest choice loses exactly `cut` tokens
+                    assert engine._score((ctx + tail)[cut:len(ctx)], tail).logprob == pytest.approx(stored, abs=0.02)
+    full = run_scorer(engine, task, "loglikelihood", {**prov, "n_ctx": 1024}, NoCache(), log=lambda _: None)
+    assert [r["context_tokens_dropped"] for r in full] == [0, 0]
+    assert all(r["context_tokens_dropped"] > 0 for r in rows["letter_logits"])
+    check = context_fits_check(rows["loglikelihood"] + rows["letter_logits"] + full, 40)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "4 of 6 prompts" in check.description and "mmlu/letter_logits, mmlu/loglikelihood" in check.description
+    assert context_fits_check(full, 1024).passed

@@ -8,10 +8,36 @@
       model on the same machine (adjacent by bits per weight): their order is not established.
     - speed_flag: null when the speed can be trusted, else every reason, '; '-separated: measured
       under load (other processes above the threshold share of the CPU, still after one repeat),
-      load not recorded, no interval (fewer than 2 repetitions), CI overlapping a neighbour rung.
+      load not recorded, no interval (fewer than 2 repetitions), CI overlapping a neighbour rung,
+      other engine settings than the machine's latest speed run.
+    - speed_settings_differ: the decode speed was measured with other engine settings (engine build,
+      threads, OpenMP wait, batch sizes, flash attention, extra buffers, GPU layers) than the latest
+      decode run on the same machine. A short OpenMP spin alone doubles a small decode's speed
+      (README, "OpenMP"): such speeds are not compared (the decision matrix's fastest is undecided).
 #}
 with speed as (
-    select * from {{ ref('stg_speed_summary') }}
+    select
+        *,
+        -- the settings a speed depends on, as 'name value' items ('not recorded' on older rows)
+        [
+            'engine ' || coalesce(engine_build, engine, 'not recorded'),
+            'threads ' || coalesce(n_threads::varchar, 'not recorded'),
+            'OpenMP ' || coalesce(omp_wait_policy, 'not recorded'),
+            'n_batch ' || coalesce(n_batch::varchar, 'not recorded'),
+            'n_ubatch ' || coalesce(n_ubatch::varchar, 'not recorded'),
+            'flash_attn ' || coalesce(flash_attn::varchar, 'not recorded'),
+            'extra buffers ' || coalesce(extra_buffers::varchar, 'not recorded'),
+            'GPU layers ' || coalesce(n_gpu_layers::varchar, 'not recorded'),
+        ] as speed_settings,
+    from {{ ref('stg_speed_summary') }}
+),
+
+machine_settings as (
+    -- the settings of each machine's latest decode run: the ones its speeds are compared under
+    select hardware_id, first(speed_settings order by run_at desc, variant) as machine_speed_settings,
+    from speed
+    where test_kind = 'tg'
+    group by hardware_id
 ),
 
 hardware as (
@@ -47,13 +73,27 @@ latest as (
         arg_max(attempts, run_at) filter (where test_kind = 'tg') as load_attempts,
         arg_max(mean_tok_per_s, run_at) filter (where test_kind = 'pp') as prompt_tok_per_s,
         max(run_at) filter (where test_kind = 'tg') as decode_run_at,
+        arg_max(speed_settings, run_at) filter (where test_kind = 'tg') as decode_speed_settings,
     from speed
     group by variant, hardware_id
+),
+
+compared_settings as (
+    select
+        latest.* exclude (decode_speed_settings),
+        list_filter(latest.decode_speed_settings, x -> not list_contains(machine.machine_speed_settings, x))
+            as settings_here,
+        list_filter(machine.machine_speed_settings, x -> not list_contains(latest.decode_speed_settings, x))
+            as settings_latest,
+    from latest
+    left join machine_settings as machine
+        on machine.hardware_id is not distinct from latest.hardware_id
 ),
 
 laddered as (
     select
         latest.*,
+        coalesce(len(latest.settings_here), 0) > 0 as speed_settings_differ,
         coalesce(latest.speed_hardware_class, hardware.hardware_class) as hardware_class,
         latest.hardware_id is null
             or not exists (select 1 from this_machine)
@@ -65,7 +105,7 @@ laddered as (
         lead(latest.variant) over ladder as lower_rung,
         lead(latest.decode_ci_low_tok_per_s) over ladder as lower_ci_low,
         lead(latest.decode_ci_high_tok_per_s) over ladder as lower_ci_high,
-    from latest
+    from compared_settings as latest
     left join inventory using (variant)
     left join hardware using (hardware_id)
     where latest.decode_tok_per_s is not null or latest.prompt_tok_per_s is not null
@@ -87,7 +127,8 @@ flagged as (
 
 final as (
     select
-        * exclude (overlaps_higher, overlaps_lower, higher_ci_low, higher_ci_high, lower_ci_low, lower_ci_high),
+        * exclude (overlaps_higher, overlaps_lower, higher_ci_low, higher_ci_high, lower_ci_low, lower_ci_high,
+                   settings_here, settings_latest),
         overlaps_higher or overlaps_lower as speed_overlaps_neighbour,
         nullif(concat_ws('; ',
             case when under_load then
@@ -102,6 +143,10 @@ final as (
                 || concat_ws(' and ', case when overlaps_higher then higher_rung end,
                                       case when overlaps_lower then lower_rung end)
                 || ': their speed order is not established'
+            end,
+            case when speed_settings_differ then
+                'measured with ' || array_to_string(settings_here, ', ') || ' where this machine''s latest speed run used '
+                || array_to_string(settings_latest, ', ') || ': not comparable with the speeds measured so'
             end
         ), '') as speed_flag,
     from flagged

@@ -72,6 +72,7 @@ final as (
         speed.other_cpu_share as speed_other_cpu_share,
         coalesce(speed.speed_overlaps_neighbour, false) as speed_overlaps_neighbour,
         speed.speed_flag,
+        coalesce(speed.speed_settings_differ, false) as speed_settings_differ,
         memory.peak_rss_bytes,
         perplexity.perplexity,
         kld.kld_mean,

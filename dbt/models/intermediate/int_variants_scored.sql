@@ -72,6 +72,7 @@ final as (
         measurements.decode_tok_per_s,
         baseline_measurements.decode_tok_per_s as baseline_decode_tok_per_s,
         measurements.speed_flag,
+        measurements.speed_settings_differ,
         measurements.cost_null_reason,
         measurements.prompt_tok_per_s,
         measurements.peak_rss_bytes,

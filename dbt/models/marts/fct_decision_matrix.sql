@@ -6,7 +6,9 @@
     - smallest:      the smallest rung the statistics show equivalent to its baseline (or the
                      baseline itself); rungs that are smaller but undecided or worse are named.
     - fastest:       the fastest such rung by measured decode speed; a speed measured under load or
-                     within the noise of its neighbour rung makes the pick 'undecided'.
+                     within the noise of its neighbour rung makes the pick 'undecided', and so does any
+                     contender's speed measured with other engine settings than the rest (threads,
+                     OpenMP wait, engine build...: int_speed_measured.speed_settings_differ).
     - most_accurate: the highest pooled accuracy among rungs not shown worse than their baseline,
                      decided against the runner-up on the items both were scored on (same chain, task,
                      scorer, task version and item): 'undecided' when they share no item or their
@@ -143,6 +145,14 @@ reranked as (
         and ranked.variant in (swap.pick_variant, swap.runner_up_variant)
 ),
 
+mixed_settings as (
+    -- Fastest contenders whose decode speed was measured with other engine settings: no order holds.
+    select memory_budget_gb, string_agg(model || ' ' || rung_label, ', ' order by variant) as other_settings,
+    from ranked
+    where use_case = 'fastest' and speed_settings_differ and decode_tok_per_s is not null
+    group by memory_budget_gb
+),
+
 picks as (
     select
         pick.memory_budget_gb,
@@ -160,6 +170,7 @@ picks as (
                 then 'undecided'
             when pick.use_case = 'fastest' and pick.decode_tok_per_s is null then 'undecided'
             when pick.use_case = 'fastest' and pick.speed_flag is not null then 'undecided'
+            when pick.use_case = 'fastest' and mixed.other_settings is not null then 'undecided'
             else pick.variant_verdict
         end as verdict,
         case pick.use_case
@@ -190,6 +201,11 @@ picks as (
                 else '' end
         || case when pick.use_case = 'fastest' and pick.decode_tok_per_s is null then '; no decode speed measured' else '' end
         || case when pick.use_case = 'fastest' and pick.speed_flag is not null then '; speed doubtful: ' || pick.speed_flag else '' end
+        || case when pick.use_case = 'fastest' and mixed.other_settings is not null
+                     and not coalesce(pick.speed_settings_differ, false)
+                then '; speeds not comparable: ' || mixed.other_settings
+                     || ' measured with other engine settings than the rest (re-run their speed_runs)'
+                else '' end
         || case when pick.fits_on = 'estimate' then '; memory from the estimate, not measured' else '' end
             as evidence,
         pick.speed_flag,
@@ -206,6 +222,8 @@ picks as (
     left join compared
         on pick.use_case = 'most_accurate'
         and compared.pick_variant = pick.variant and compared.runner_up_variant = runner_up.variant
+    left join mixed_settings as mixed
+        on pick.use_case = 'fastest' and mixed.memory_budget_gb = pick.memory_budget_gb
     where pick.rank_in_use_case = 1
 ),
 

@@ -9,7 +9,7 @@ with source as (
         'choice_bytes': 'varchar', 'output': 'varchar', 'finish_reason': 'varchar', 'prompt_tokens': 'integer',
         'evaluated_tokens': 'integer', 'completion_tokens': 'integer', 'wall_ms': 'double', 'ttft_ms': 'double',
         'prompt_eval_ms': 'double', 'eval_ms': 'double', 'logits_all': 'boolean', 'sample_key': 'varchar',
-        'generated_at': 'varchar'})) }}
+        'generated_at': 'varchar', 'context_tokens_dropped': 'integer'})) }}
 ),
 
 renamed as (
@@ -37,6 +37,7 @@ renamed as (
         prompt_tokens,
         evaluated_tokens,
         completion_tokens,
+        context_tokens_dropped,  -- prompt tokens cut from the start to fit n_ctx (null: not measured)
         wall_ms,
         ttft_ms,
         prompt_eval_ms,

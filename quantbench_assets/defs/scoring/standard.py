@@ -53,7 +53,10 @@ def plan(config: StandardBenchmarkConfig) -> list[tuple]:
 @dg.asset(
     **ON_A_RUNG,
     check_specs=[dg.AssetCheckSpec("standard_samples_complete", asset="standard_benchmark_samples", blocking=True,
-                                   description="one row per item per task per scorer, each with its output")],
+                                   description="one row per item per task per scorer, each with its output"),
+                 dg.AssetCheckSpec("standard_context_fits", asset="standard_benchmark_samples",
+                                   description="WARN when a prompt lost tokens from its start to the engine's "
+                                               "n_ctx: its score is for a shortened prompt")],
     description="Standard benchmarks (MMLU, ARC, HellaSwag, TruthfulQA, GSM8K, IFEval): per-choice "
                 "loglikelihoods, letter logits or generations per item, with tokens, timings, provenance.",
 )
@@ -92,12 +95,28 @@ def standard_benchmark_samples(context: dg.AssetExecutionContext, config: Standa
     yield dg.MaterializeResult(metadata={
         "rows": written, "cache_hits": cache.hits, "cache_misses": cache.misses,
         "gguf_sha256": manifest["sha256"], "engine_build": prov["engine_build"],
+        "prompts_cut_to_n_ctx": sum(bool(r.get("context_tokens_dropped")) for r in rows),
         "per_task_scorer": dg.MetadataValue.md(md_table(per_pair.to_dicts(), per_pair.columns)),
     })
     yield dg.AssetCheckResult(
         check_name="standard_samples_complete", passed=written == expected and missing == 0,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"expected_rows": expected, "actual_rows": written, "rows_without_output": missing},
+    )
+    yield context_fits_check(rows, settings["n_ctx"])
+
+
+def context_fits_check(rows: list[dict], n_ctx: int) -> dg.AssetCheckResult:
+    cut = [r for r in rows if r.get("context_tokens_dropped")]
+    most = max((r["context_tokens_dropped"] for r in cut), default=0)
+    return dg.AssetCheckResult(
+        check_name="standard_context_fits", passed=not cut, severity=dg.AssetCheckSeverity.WARN,
+        description=None if not cut else (
+            f"{len(cut)} of {len(rows)} prompts lost up to {most} tokens from their start to n_ctx={n_ctx} "
+            f"({', '.join(sorted({r['task'] + '/' + r['scorer'] for r in cut}))}): their scores are for a "
+            f"shortened prompt; raise the engine resource's n_ctx to at least {n_ctx + most} "
+            f"(raw.standard_benchmark_samples.context_tokens_dropped names each item)"),
+        metadata={"prompts_cut": len(cut), "most_tokens_dropped": most, "n_ctx": n_ctx},
     )
 
 

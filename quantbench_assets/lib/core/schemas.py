@@ -261,7 +261,7 @@ RAW: dict[str, dict[str, str]] = {
         "gold": S, "reference": S, "sample_key": S, "choice_loglikelihoods": S, "choice_n_tokens": S,
         "choice_is_greedy": S, "choice_chars": S, "choice_bytes": S, "prompt_tokens": I,
         "completion_tokens": I, "evaluated_tokens": I, "wall_ms": F, "generated_at": S, "question": S,
-        "output": S, "finish_reason": S, "ttft_ms": F, "prompt_eval_ms": F, "eval_ms": F,
+        "context_tokens_dropped": I, "output": S, "finish_reason": S, "ttft_ms": F, "prompt_eval_ms": F, "eval_ms": F,
     },
     "standard_benchmark_scores": {
         "variant": S, "task": S, "task_version": S, "task_size": S, "item_id": S, "scorer": S,

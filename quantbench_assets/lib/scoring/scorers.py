@@ -147,6 +147,22 @@ def _infer_loglikelihood(engine: Engine, item: MCItem) -> dict:
     }
 
 
+def context_tokens_dropped(engine: Engine, item: MCItem | GenItem, scorer: str, spec: TaskSpec) -> int | None:
+    """Tokens an item's prompt loses from its start to fit the engine's window: loglikelihood cuts the
+    context (lm-eval's convention), letter logits keep the last n_ctx tokens. Counted by tokenizing,
+    so cached samples are counted too. None where not measured: generation (a prompt that does not fit
+    fails the item), an engine that cannot say (HTTP)."""
+    overflow = getattr(engine, "request_overflow", None)
+    if overflow is None or not isinstance(item, MCItem):
+        return None
+    if scorer == SCORER_LOGLIKELIHOOD:
+        context, continuations = cloze_request(item)
+        return max(overflow(context, c) for c in continuations)
+    if scorer == SCORER_LETTER:
+        return max(0, len(engine.tokenize(letter_request(item, spec)[0])) - engine.settings.n_ctx)
+    return None
+
+
 def _infer_letters(engine: Engine, item: MCItem, spec: TaskSpec) -> dict:
     prompt, candidates = letter_request(item, spec)
     t0 = time.perf_counter()
@@ -224,6 +240,7 @@ def run_scorer(engine: Engine, task: Task, scorer: str, provenance: dict, cache:
             **provenance, **common, "item_id": item.item_id, "item_group": item.group,
             "n_choices": len(item.choices) if isinstance(item, MCItem) else None,
             "gold": _gold(item), "reference": json.dumps(_reference(item)), "sample_key": k, **cached,
+            "context_tokens_dropped": context_tokens_dropped(engine, item, scorer, task.spec),
         }
 
     return run_samples(task.items, cache=cache, key=key, infer=infer, row=row,
