@@ -42,6 +42,12 @@ SHOTS = {"zero": {t: 0 for t in TASKS},
 MODELS = [("smollm2-135m-instruct", "F16"), ("qwen2.5-coder-0.5b-instruct", None)]
 
 
+def omp_wait_policy() -> str:
+    from quantbench_assets.lib.engines.omp import omp_wait_policy as policy
+
+    return policy()
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
@@ -217,7 +223,8 @@ def main() -> None:
            f"- machine: {machine()}; load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} at the start",
            f"- lm-eval {__import__('lm_eval').__version__}, llama-cpp-python {llama_cpp.__version__}, "
            f"transformers {transformers.__version__}, torch {torch.__version__}; {args.threads} thread(s) on both sides "
-           f"(llama.cpp n_threads, torch.set_num_threads); hf: float32 on CPU, batch size 1 (lm-eval's default)",
+           f"(llama.cpp n_threads, torch.set_num_threads); hf: float32 on CPU, batch size 1 (lm-eval's default); "
+           f"OpenMP wait for both (llama.cpp and torch read the same variables): {omp_wait_policy()}",
            f"- items: " + (f"a seeded draw (seed {args.seed}) of {args.items}" if args.draw == "seeded" else
                            f"the first {args.items} (lm-eval's --limit)") + " documents per task, the same doc indices on "
            f"both paths; shots: {', '.join(f'{t} {SHOTS[args.fewshot][t]}' for t in TASKS)}; tasks are "

@@ -17,7 +17,7 @@ def choose_omp_wait(sample_s: float = 1.0) -> str:
     import sys
 
     from quantbench_assets import OMP_FROM_USER
-    from quantbench_assets.lib.engines.omp import apply, omp_wait_policy, wait_settings
+    from quantbench_assets.lib.engines.omp import omp_wait_policy, wait_settings
     from quantbench_assets.lib.measure.speed import LOAD_THRESHOLD, LoadMeter
 
     if "llama_cpp" in sys.modules:
@@ -25,7 +25,7 @@ def choose_omp_wait(sample_s: float = 1.0) -> str:
     with LoadMeter() as meter:
         time.sleep(sample_s)
     changes, why = wait_settings(meter.result["other_cpu_share"], OMP_FROM_USER, LOAD_THRESHOLD)
-    apply(changes)
+    os.environ.update(changes)
     return f"OpenMP threads: {why}"
 
 
