@@ -13,7 +13,6 @@ verdict_groups as (
         variant,
         verdict,
         case verdict when 'worse' then 1 when 'undecided' then 2 when 'not comparable' then 3 else 4 end as priority,
-        sum(n_shared_items) filter (where verdict != 'not comparable') as n_items,
         max(items_needed) filter (where verdict = 'undecided') as items_needed,
         case verdict
             when 'equivalent' then 'equivalent to ' || any_value(baseline_label) || ' within ±3 pp on '
@@ -45,9 +44,20 @@ verdicts as (
             else 'undecided'
         end as variant_verdict,
         string_agg(evidence, '; ' order by priority) as verdict_evidence,
-        sum(n_items) as n_verdict_items,
         max(items_needed) as items_needed,
     from verdict_groups
+    group by variant
+),
+
+verdict_items as (
+    -- The paired items the verdict rests on, each task's once (the most any of its scorers shared).
+    select variant, sum(n_items) as n_verdict_items,
+    from (
+        select variant, chain, task, max(n_shared_items) as n_items,
+        from {{ ref('fct_variant_verdicts') }}
+        where verdict != 'not comparable'
+        group by variant, chain, task
+    )
     group by variant
 ),
 
@@ -57,15 +67,18 @@ deltas as (
         any_value(model) as model,
         any_value(quant_requested) as quant_requested,
         bool_or(is_baseline) as is_baseline,
-        count(accuracy_delta_pp) filter (where task_kind = 'benchmark') as n_benchmark_tasks,
-        count(generation_delta_pct) filter (where task_kind = 'generation') as n_generation_tasks,
-        sum(n_shared_items) filter (where accuracy_delta_pp is not null) as n_shared_items,
-        sum(n_shared_items) filter (where generation_delta_pct is not null) as n_shared_generation_items,
+        -- One row per task enters the deltas and counts (is_pooled, the row its pooled accuracy uses):
+        -- a task scored several ways (loglikelihood and letter logits) neither weighs double in the
+        -- mean delta nor counts its items twice.
+        count(accuracy_delta_pp) filter (where task_kind = 'benchmark' and is_pooled) as n_benchmark_tasks,
+        count(generation_delta_pct) filter (where task_kind = 'generation' and is_pooled) as n_generation_tasks,
+        sum(n_shared_items) filter (where accuracy_delta_pp is not null and is_pooled) as n_shared_items,
+        sum(n_shared_items) filter (where generation_delta_pct is not null and is_pooled) as n_shared_generation_items,
         -- Rows that could not be paired with the baseline: they enter no delta, and say why.
         string_agg(distinct task || ' (' || scorer || '): ' || not_comparable_reason, '; ')
             filter (where not_comparable_reason is not null) as not_comparable_reasons,
-        round(avg(accuracy_delta_pp) filter (where task_kind = 'benchmark'), 6) as benchmark_delta_pp,
-        round(avg(generation_delta_pct) filter (where task_kind = 'generation'), 6) as generation_delta_pct,
+        round(avg(accuracy_delta_pp) filter (where task_kind = 'benchmark' and is_pooled), 6) as benchmark_delta_pp,
+        round(avg(generation_delta_pct) filter (where task_kind = 'generation' and is_pooled), 6) as generation_delta_pct,
     from quality
     group by variant
 ),
@@ -124,7 +137,7 @@ final as (
             as variant_verdict,
         case when tiered.is_baseline then 'the baseline'
              else coalesce(verdicts.verdict_evidence, 'not compared with the baseline yet') end as verdict_evidence,
-        verdicts.n_verdict_items,
+        verdict_items.n_verdict_items,
         verdicts.items_needed,
         case
             when tiered.quality_tier_rank is null
@@ -148,6 +161,7 @@ final as (
     left join thresholds as generation_tier on generation_tier.rank = tiered.generation_tier_rank
     left join thresholds as quality_tier on quality_tier.rank = tiered.quality_tier_rank
     left join verdicts on verdicts.variant = tiered.variant
+    left join verdict_items on verdict_items.variant = tiered.variant
 )
 
 select * from final
