@@ -264,3 +264,24 @@ def test_the_shipped_tasks_demo_subsets_are_quantbenchs_own_demo_items(name, qb_
         assert docs[i]["question"].strip() == item.question.strip()
         if "id" in docs[i]:
             assert docs[i]["id"] == item.item_id
+
+
+def test_each_task_of_a_run_can_have_its_own_shots_and_a_stray_name_is_refused(tmp_path, smollm_rung):
+    # Leaderboard-style runs mix shots (ARC 25, HellaSwag 10, MMLU 5): one num_fewshot for all could not.
+    from quantbench_assets.lib.engines.llama import EngineSettings, LlamaCppEngine
+    from quantbench_assets.lib.tasks.lmeval import QuantbenchLM
+    from quantbench_assets.lib.tasks.lmeval_runs import run_tasks
+
+    folder = str(write_task(tmp_path / "tasks"))
+    with LlamaCppEngine(smollm_rung("Q8_0").stored.path,
+                        EngineSettings(n_ctx=512, n_threads=1, logits_all=True)) as engine:
+        lm = QuantbenchLM(engine=engine)
+        with pytest.raises(KeyError, match="my_capitalz"):  # a typo is refused before any request
+            run_tasks(lm, ["my_capitals"], [folder], fewshot_per_task={"my_capitalz": 2})
+        assert not lm.request_log
+        run = run_tasks(lm, ["my_capitals", "qb_arc_easy"], [folder], num_fewshot=0,
+                        fewshot_per_task={"my_capitals": 2}, limit=1)
+    assert {t: m["n_fewshot"] for t, m in run["tasks"].items()} == {"my_capitals": 2, "qb_arc_easy": 0}
+    contexts = {r["task"]: r["arguments"][0] for r in lm.request_log}
+    assert contexts["my_capitals"].count("The capital of") == 3  # two shots, then the question
+    assert contexts["qb_arc_easy"].startswith("Question:") and contexts["qb_arc_easy"].count("Question:") == 1

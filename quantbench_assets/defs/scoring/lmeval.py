@@ -29,6 +29,8 @@ class LmEvalConfig(dg.Config):
     include_path: list[str] = Field(default=[], description="more folders of lm-eval task YAMLs (only these "
                                     "are indexed, not lm-eval's built-in configs)")
     num_fewshot: int | None = Field(default=None, description="few-shot examples (default: the task's own)")
+    num_fewshot_per_task: dict[str, int] = Field(default={}, description="task name -> few-shot examples, over "
+                                                 "num_fewshot for those tasks (e.g. qb_arc_easy: 25, qb_mmlu: 5)")
     fewshot_seed: int = Field(default=1234, description="lm-eval's few-shot sampler seed")
     subset: str | None = Field(default=None, description="a stored id list: subsets/<task>__<subset>.txt "
                                "beside the task's YAML, one document index a line")
@@ -79,7 +81,8 @@ def lmeval_samples(context: dg.AssetExecutionContext, config: LmEvalConfig, engi
             lm = QuantbenchLM(engine=eng, cache=cache, key_parts={"gguf": manifest["sha256"], "build": eng.build})
             with partition_failure("lmeval_samples", key, KeyError, FileNotFoundError, ValueError):
                 run = run_tasks(lm, config.tasks, config.include_path, config.num_fewshot, config.fewshot_seed,
-                                config.subset, config.n, config.seed, config.limit, config.bootstrap_iters)
+                                config.subset, config.n, config.seed, config.limit, config.bootstrap_iters,
+                                config.num_fewshot_per_task)
             tables = lmeval_rows(run, lm.request_log, prov)
     finally:
         cache.close()

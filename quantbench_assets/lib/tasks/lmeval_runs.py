@@ -78,10 +78,12 @@ def _number(v) -> float | None:
 def run_tasks(lm: QuantbenchLM, names: list[str], include_path: list[str] | None = None,
               num_fewshot: int | None = None, fewshot_seed: int = 1234, subset: str | None = None,
               n: int | None = None, seed: int = 1234, limit: int | None = None,
-              bootstrap_iters: int = 0) -> dict:
+              bootstrap_iters: int = 0, fewshot_per_task: dict[str, int] | None = None) -> dict:
     """Run lm-eval tasks on `lm` with lm-eval's own evaluator: its requests, filters, process_results
     and aggregations. Returns {"results": lm-eval's results, "tasks": {name: {version, subset,
-    n_fewshot, doc_ids}}, "index_s": seconds to index the task folders}."""
+    n_fewshot, doc_ids}}, "index_s": seconds to index the task folders}. `fewshot_per_task` gives some
+    tasks their own shots over `num_fewshot` (the Open LLM Leaderboard's ARC 25 / HellaSwag 10 / MMLU 5
+    in one run)."""
     from lm_eval.evaluator import evaluate
 
     t0 = time.perf_counter()
@@ -91,11 +93,16 @@ def run_tasks(lm: QuantbenchLM, names: list[str], include_path: list[str] | None
     if unknown:
         raise KeyError(f"unknown lm-eval task(s) {unknown} in {[str(p) for p in task_dirs(include_path)]}")
     loaded = tm.load(names)
+    per_task = dict(fewshot_per_task or {})
+    stray = sorted(set(per_task) - set(loaded["tasks"]))
+    if stray:
+        raise KeyError(f"few-shot settings for task(s) {stray} not in this run: {sorted(loaded['tasks'])}")
     meta = {}
     for name, task in loaded["tasks"].items():
+        shots = per_task.get(name, num_fewshot)
         # as lm-eval's simple_evaluate does: a task that fixes 0 shots keeps 0
-        if num_fewshot is not None and task.get_config("num_fewshot") != 0:
-            task.set_config(key="num_fewshot", value=num_fewshot)
+        if shots is not None and task.get_config("num_fewshot") != 0:
+            task.set_config(key="num_fewshot", value=shots)
         elif task.get_config("num_fewshot") is None:
             task.set_config(key="num_fewshot", value=0)
         task.set_fewshot_seed(seed=fewshot_seed)
