@@ -297,13 +297,17 @@ def test_decision_matrix_decides_per_budget_and_use_case_in_verdict_words(built)
     picked = set(matrix.filter(pl.col("use_case") != "most_accurate")["recommended_variant"])
     assert "tiny-lm__Q4_K_M" not in picked and "tiny-lm__Q2_K" not in picked
     assert set(matrix["verdict"]) <= {"baseline", "equivalent", "undecided"}
-    # Most accurate is decided on the items pick and runner-up were both scored on, never on pooled
-    # accuracies over different items. 4-24 GB: split-lm BF16 and tiny-lm F16 both pool 0.60, but on the
-    # 200 items they share (0-99 of each task) F16 answered all and BF16 60%: F16 is named, BF16 runner-up.
+    # Most accurate is decided on the items pick and each other contender were both scored on, never on
+    # pooled accuracies over different items. 4-24 GB: split-lm BF16 and tiny-lm F16 both pool 0.60, but
+    # on the 200 items they share (0-99 of each task) F16 answered all and BF16 60%: F16 is named, BF16
+    # runner-up. Yet tiny-lm Q8_0 answered the same 400 items exactly as well as F16 (0.600 both): before,
+    # only the runner-up was compared and F16 was declared the most accurate; now no winner is named.
     most = rows[("most_accurate", "4–24 GB")]
     assert (most["recommended_variant"], most["runner_up_variant"], most["verdict"]) == \
-        ("tiny-lm__F16", "split-lm__BF16", "baseline")
+        ("tiny-lm__F16", "split-lm__BF16", "undecided")
     assert "on the 200 items both were scored on, 1.000 (CI 0.981–1.000) vs 0.600 (CI 0.531–0.665)" in most["evidence"]
+    assert "; not shown more accurate than tiny-lm Q8_0 (on 400 shared items, 0.600 vs 0.600), " in most["evidence"]
+    assert most["evidence"].endswith("either: undecided")
     assert "KLD" not in most["evidence"]  # a baseline against its own cache is no finding
     # 2 GB: tiny-lm Q8_0 pools 0.60 over items 0-199 and split-lm Q8_0 0.30 over items 100-199; on those
     # 200 shared items it is 0.21 vs 0.30, intervals overlapping: no winner is named.

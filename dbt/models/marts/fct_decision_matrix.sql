@@ -10,9 +10,9 @@
                      contender's speed measured with other engine settings than the rest (threads,
                      OpenMP wait, engine build...: int_speed_measured.speed_settings_differ).
     - most_accurate: the highest pooled accuracy among rungs not shown worse than their baseline,
-                     decided against the runner-up on the items both were scored on (same chain, task,
-                     scorer, task version and item): 'undecided' when they share no item or their
-                     intervals on those items overlap. Pooled accuracies over different items (another
+                     decided against every other contender on the items both were scored on (same chain,
+                     task, scorer, task version and item): 'undecided' when it shares no item with one
+                     or their intervals on those items overlap; the runner-up is named, the rest listed. Pooled accuracies over different items (another
                      task, another subset) never decide by themselves.
 #}
 with fits as (
@@ -81,16 +81,18 @@ ranked as (
 ),
 
 contenders as (
-    select distinct pick.variant as pick_variant, runner_up.variant as runner_up_variant,
-    from ranked as pick
-    inner join ranked as runner_up
-        on runner_up.memory_budget_gb = pick.memory_budget_gb and runner_up.use_case = pick.use_case
-        and runner_up.rank_in_use_case = 2
-    where pick.use_case = 'most_accurate' and pick.rank_in_use_case = 1
+    -- The two best by pooled accuracy, each against every other contender: whichever ends up the pick
+    -- is compared with all the rest on shared items.
+    select distinct top.variant as pick_variant, other.variant as runner_up_variant,
+    from ranked as top
+    inner join ranked as other
+        on other.memory_budget_gb = top.memory_budget_gb and other.use_case = top.use_case
+        and other.variant != top.variant
+    where top.use_case = 'most_accurate' and top.rank_in_use_case <= 2
 ),
 
 shared as (
-    -- Pick and runner-up on the items both were scored on.
+    -- Two contenders on the items both were scored on.
     select
         contenders.pick_variant,
         contenders.runner_up_variant,
@@ -107,7 +109,7 @@ shared as (
 
 both_ways as (
     select * from shared
-    union all
+    union  -- the top two are in `shared` both ways already
     select runner_up_variant, pick_variant, n_shared, runner_up_correct, pick_correct, from shared
 ),
 
@@ -145,6 +147,26 @@ reranked as (
         and ranked.variant in (swap.pick_variant, swap.runner_up_variant)
 ),
 
+also_close as (
+    -- Contenders below the runner-up that the pick is not shown more accurate than on their shared
+    -- items (or shares none with): 'most accurate' is not decided while any remains.
+    select
+        pick.memory_budget_gb,
+        string_agg(other.model || ' ' || other.rung_label
+                   || case when compared.n_shared is null then ' (no item scored in common)'
+                           else printf(' (on %d shared items, %.3f vs %.3f)', compared.n_shared,
+                                       compared.pick_shared_accuracy, compared.runner_up_shared_accuracy) end,
+                   ', ' order by other.rank_in_use_case) as others,
+    from reranked as pick
+    inner join reranked as other
+        on other.memory_budget_gb = pick.memory_budget_gb and other.use_case = pick.use_case
+        and other.rank_in_use_case > 2
+    left join compared on compared.pick_variant = pick.variant and compared.runner_up_variant = other.variant
+    where pick.use_case = 'most_accurate' and pick.rank_in_use_case = 1
+        and (compared.n_shared is null or compared.runner_up_shared_high >= compared.pick_shared_low)
+    group by pick.memory_budget_gb
+),
+
 mixed_settings as (
     -- Fastest contenders whose decode speed was measured with other engine settings: no order holds.
     select memory_budget_gb, string_agg(model || ' ' || rung_label, ', ' order by variant) as other_settings,
@@ -168,6 +190,7 @@ picks as (
             when pick.use_case = 'most_accurate' and runner_up.variant is not null
                  and compared.runner_up_shared_high >= compared.pick_shared_low
                 then 'undecided'
+            when pick.use_case = 'most_accurate' and close.others is not null then 'undecided'
             when pick.use_case = 'fastest' and pick.decode_tok_per_s is null then 'undecided'
             when pick.use_case = 'fastest' and pick.speed_flag is not null then 'undecided'
             when pick.use_case = 'fastest' and mixed.other_settings is not null then 'undecided'
@@ -192,6 +215,8 @@ picks as (
                                 case when compared.runner_up_shared_high >= compared.pick_shared_low
                                      then ': not distinguishable, undecided' else '' end)
                 end
+                || case when close.others is not null
+                        then '; not shown more accurate than ' || close.others || ' either: undecided' else '' end
             else
                 pick.model || ' ' || pick.rung_label || ': ' || pick.verdict_evidence
         end
@@ -224,6 +249,8 @@ picks as (
         and compared.pick_variant = pick.variant and compared.runner_up_variant = runner_up.variant
     left join mixed_settings as mixed
         on pick.use_case = 'fastest' and mixed.memory_budget_gb = pick.memory_budget_gb
+    left join also_close as close
+        on pick.use_case = 'most_accurate' and close.memory_budget_gb = pick.memory_budget_gb
     where pick.rank_in_use_case = 1
 ),
 
