@@ -70,6 +70,8 @@ final as (
         tiers.n_verdict_items,
         tiers.items_needed,
         measurements.decode_tok_per_s,
+        measurements.decode_ci_low_tok_per_s,
+        measurements.decode_ci_high_tok_per_s,
         baseline_measurements.decode_tok_per_s as baseline_decode_tok_per_s,
         measurements.speed_flag,
         measurements.speed_settings_differ,

@@ -7,8 +7,9 @@
                      baseline itself); rungs that are smaller but undecided or worse are named.
     - fastest:       the fastest such rung by measured decode speed; a speed measured under load or
                      within the noise of its neighbour rung makes the pick 'undecided', and so does any
-                     contender's speed measured with other engine settings than the rest (threads,
-                     OpenMP wait, engine build...: int_speed_measured.speed_settings_differ).
+                     contender whose decode CI reaches the pick's (another model's too), or whose speed
+                     was measured with other engine settings than the rest (threads, OpenMP wait,
+                     engine build...: int_speed_measured.speed_settings_differ).
     - most_accurate: the highest pooled accuracy among rungs not shown worse than their baseline,
                      decided against every other contender on the items both were scored on (same chain,
                      task, scorer, task version and item): 'undecided' when it shares no item with one
@@ -167,6 +168,24 @@ also_close as (
     group by pick.memory_budget_gb
 ),
 
+also_fast as (
+    -- Contenders whose decode speed interval reaches the pick's: which is faster is not established
+    -- (across models too; int_speed_measured flags only a model's adjacent rungs).
+    select
+        pick.memory_budget_gb,
+        string_agg(other.model || ' ' || other.rung_label
+                   || printf(' (%.1f tok/s, CI %.1f–%.1f)', other.decode_tok_per_s, other.decode_ci_low_tok_per_s,
+                             other.decode_ci_high_tok_per_s),
+                   ', ' order by other.rank_in_use_case) as others,
+    from ranked as pick
+    inner join ranked as other
+        on other.memory_budget_gb = pick.memory_budget_gb and other.use_case = pick.use_case
+        and other.rank_in_use_case > 1
+    where pick.use_case = 'fastest' and pick.rank_in_use_case = 1
+        and other.decode_ci_high_tok_per_s >= pick.decode_ci_low_tok_per_s
+    group by pick.memory_budget_gb
+),
+
 mixed_settings as (
     -- Fastest contenders whose decode speed was measured with other engine settings: no order holds.
     select memory_budget_gb, string_agg(model || ' ' || rung_label, ', ' order by variant) as other_settings,
@@ -194,6 +213,7 @@ picks as (
             when pick.use_case = 'fastest' and pick.decode_tok_per_s is null then 'undecided'
             when pick.use_case = 'fastest' and pick.speed_flag is not null then 'undecided'
             when pick.use_case = 'fastest' and mixed.other_settings is not null then 'undecided'
+            when pick.use_case = 'fastest' and fast.others is not null then 'undecided'
             else pick.variant_verdict
         end as verdict,
         case pick.use_case
@@ -231,6 +251,10 @@ picks as (
                 then '; speeds not comparable: ' || mixed.other_settings
                      || ' measured with other engine settings than the rest (re-run their speed_runs)'
                 else '' end
+        || case when pick.use_case = 'fastest' and fast.others is not null
+                then printf('; decode %.1f tok/s (CI %.1f–%.1f) not shown faster than ', pick.decode_tok_per_s,
+                            pick.decode_ci_low_tok_per_s, pick.decode_ci_high_tok_per_s) || fast.others
+                else '' end
         || case when pick.fits_on = 'estimate' then '; memory from the estimate, not measured' else '' end
             as evidence,
         pick.speed_flag,
@@ -251,6 +275,8 @@ picks as (
         on pick.use_case = 'fastest' and mixed.memory_budget_gb = pick.memory_budget_gb
     left join also_close as close
         on pick.use_case = 'most_accurate' and close.memory_budget_gb = pick.memory_budget_gb
+    left join also_fast as fast
+        on pick.use_case = 'fastest' and fast.memory_budget_gb = pick.memory_budget_gb
     where pick.rank_in_use_case = 1
 ),
 

@@ -34,7 +34,7 @@ import json
 import string
 import time
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..core.cache import SampleCache, sample_key
 from ..engines.base import Engine
@@ -144,23 +144,22 @@ def _infer_loglikelihood(engine: Engine, item: MCItem) -> dict:
         "choice_bytes": json.dumps([len(s.encode("utf-8")) for s in strings]),
         "prompt_tokens": _n_tokens(engine, context), "completion_tokens": sum(n_tok),
         "evaluated_tokens": evaluated, "wall_ms": (time.perf_counter() - t0) * 1000, "generated_at": _now(),
+        "context_tokens_dropped": _tokens_dropped(engine, context, continuations),
     }
 
 
-def context_tokens_dropped(engine: Engine, item: MCItem | GenItem, scorer: str, spec: TaskSpec) -> int | None:
-    """Tokens an item's prompt loses from its start to fit the engine's window: loglikelihood cuts the
-    context (lm-eval's convention), letter logits keep the last n_ctx tokens. Counted by tokenizing,
-    so cached samples are counted too. None where not measured: generation (a prompt that does not fit
-    fails the item), an engine that cannot say (HTTP)."""
-    overflow = getattr(engine, "request_overflow", None)
-    if overflow is None or not isinstance(item, MCItem):
+def _tokens_dropped(engine: Engine, context: str = "", continuations: Sequence[str] = (),
+                    prompt: str | None = None) -> int | None:
+    """Tokens a prompt loses from its start to fit the engine's window: loglikelihood cuts the context
+    (lm-eval's convention; the most any choice loses), letter logits keep the last n_ctx tokens of
+    `prompt`. Stored with the sample, so a cached re-run needs no model. None where not measured: an
+    engine that cannot say (HTTP), generation (a prompt that does not fit fails the item)."""
+    try:
+        if prompt is not None:
+            return max(0, len(engine.tokenize(prompt)) - engine.settings.n_ctx)
+        return max(engine.request_overflow(context, c) for c in continuations)
+    except (NotImplementedError, AttributeError):  # the seam's default, or an engine without a window
         return None
-    if scorer == SCORER_LOGLIKELIHOOD:
-        context, continuations = cloze_request(item)
-        return max(overflow(context, c) for c in continuations)
-    if scorer == SCORER_LETTER:
-        return max(0, len(engine.tokenize(letter_request(item, spec)[0])) - engine.settings.n_ctx)
-    return None
 
 
 def _infer_letters(engine: Engine, item: MCItem, spec: TaskSpec) -> dict:
@@ -171,7 +170,7 @@ def _infer_letters(engine: Engine, item: MCItem, spec: TaskSpec) -> dict:
         "choice_loglikelihoods": json.dumps(lps), "choice_n_tokens": json.dumps([1] * len(lps)),
         "prompt_tokens": _n_tokens(engine, prompt), "completion_tokens": 0,
         "evaluated_tokens": _evaluated_tokens(engine), "wall_ms": (time.perf_counter() - t0) * 1000,
-        "generated_at": _now(),
+        "generated_at": _now(), "context_tokens_dropped": _tokens_dropped(engine, prompt=prompt),
     }
 
 
@@ -240,7 +239,6 @@ def run_scorer(engine: Engine, task: Task, scorer: str, provenance: dict, cache:
             **provenance, **common, "item_id": item.item_id, "item_group": item.group,
             "n_choices": len(item.choices) if isinstance(item, MCItem) else None,
             "gold": _gold(item), "reference": json.dumps(_reference(item)), "sample_key": k, **cached,
-            "context_tokens_dropped": context_tokens_dropped(engine, item, scorer, task.spec),
         }
 
     return run_samples(task.items, cache=cache, key=key, infer=infer, row=row,
