@@ -101,7 +101,7 @@ def test_a_users_lm_eval_task_lands_in_the_warehouse_and_the_marts(qb_env, smoll
     check = next(c for c in first.get_asset_check_evaluations() if c.check_name == "lmeval_items_scored")
     assert check.passed and check.metadata["expected_items"].value == len(PICKED)
     fits = next(c for c in first.get_asset_check_evaluations() if c.check_name == "lmeval_context_fits")
-    assert fits.passed and fits.metadata["requests_cut"].value == 0
+    assert fits.passed and fits.metadata["prompts_cut"].value == 0
     meta = next(m.metadata for m in again.asset_materializations_for_node("lmeval_samples"))
     assert meta["cache_misses"].value == 0 and meta["cache_hits"].value == len(PICKED) * 3  # a re-run costs no inference
     assert stats.success
@@ -208,7 +208,7 @@ def test_requests_cut_to_the_context_window_are_counted_and_warned_about(qb_env,
     assert result.success  # a warning, not a failure: the rows are kept and say what happened
     fits = next(c for c in result.get_asset_check_evaluations() if c.check_name == "lmeval_context_fits")
     assert not fits.passed and fits.severity == dg.AssetCheckSeverity.WARN
-    assert fits.metadata["requests_cut"].value == 6 and "n_ctx=512" in fits.description
+    assert fits.metadata["prompts_cut"].value == 6 and "n_ctx=512" in fits.description
     con = duckdb.connect(str(db), read_only=True)
     try:
         rows = con.execute("select arguments, context_tokens_dropped from raw.lmeval_samples "

@@ -266,7 +266,7 @@ def test_one_partition_flows_through_the_standard_assets_into_the_dbt_mart(qb_en
 def test_prompts_cut_to_the_context_window_are_counted_and_warned_about(engine, smollm_rung):
     # Before: a prompt longer than n_ctx lost its start silently (loglikelihood keeps the tail, as
     # lm-eval does; letter logits keep the last n_ctx tokens), and the score looked like any other.
-    from quantbench_assets.defs.scoring.standard import context_fits_check
+    from quantbench_assets.defs.common import context_fits_check
     from quantbench_assets.lib.core.samples import NoCache
 
     task = load_task("mmlu", "demo", limit=2)
@@ -286,7 +286,8 @@ def test_prompts_cut_to_the_context_window_are_counted_and_warned_about(engine, 
     full = run_scorer(engine, task, "loglikelihood", {**prov, "n_ctx": 1024}, NoCache(), log=lambda _: None)
     assert [r["context_tokens_dropped"] for r in full] == [0, 0]
     assert all(r["context_tokens_dropped"] > 0 for r in rows["letter_logits"])
-    check = context_fits_check(rows["loglikelihood"] + rows["letter_logits"] + full, 40)
+    check = context_fits_check("standard_context_fits", rows["loglikelihood"] + rows["letter_logits"] + full, 40,
+                               "standard_benchmark_samples")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert "4 of 6 prompts" in check.description and "mmlu/letter_logits, mmlu/loglikelihood" in check.description
-    assert context_fits_check(full, 1024).passed
+    assert context_fits_check("standard_context_fits", full, 1024, "standard_benchmark_samples").passed

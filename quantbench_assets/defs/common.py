@@ -44,3 +44,23 @@ def rung_or_fail(storage: StorageResource, key: str, asset: str) -> tuple[Artifa
     store = store_of(storage)
     with partition_failure(asset, key, FileNotFoundError):
         return store, read_manifest(store, key)
+
+
+def context_fits_check(check_name: str, rows: list[dict], n_ctx: int, table: str) -> dg.AssetCheckResult:
+    """WARN when rows' prompts lost tokens from their start to the engine's n_ctx (`context_tokens_dropped`,
+    counted where they were answered): their scores are for a shortened prompt. One rule for every chain."""
+    cut = [r for r in rows if r.get("context_tokens_dropped")]
+    most = max((r["context_tokens_dropped"] for r in cut), default=0)
+    where: dict[str, int] = {}
+    for r in cut:
+        name = r["task"] + (f"/{r['scorer']}" if r.get("scorer") else "")
+        where[name] = where.get(name, 0) + 1
+    return dg.AssetCheckResult(
+        check_name=check_name, passed=not cut, severity=dg.AssetCheckSeverity.WARN,
+        description=None if not cut else (
+            f"{len(cut)} of {len(rows)} prompts lost up to {most} tokens from their start to n_ctx={n_ctx} "
+            f"({', '.join(sorted(where))}): their scores are for a shortened prompt; raise the engine resource's "
+            f"n_ctx to at least {n_ctx + most} (raw.{table}.context_tokens_dropped names each one)"),
+        metadata={"n_ctx": n_ctx, "prompts_cut": len(cut), "most_tokens_dropped": most,
+                  "by_task": dg.MetadataValue.json(where)},
+    )

@@ -16,7 +16,7 @@ from quantbench_assets.lib.core import warehouse
 from quantbench_assets.lib.core.cache import SampleCache
 from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import md_table, partition_failure, rung_or_fail
+from ..common import context_fits_check, md_table, partition_failure, rung_or_fail
 from ..partitions import ON_A_RUNG
 from ..resources import EngineResource, StorageResource, WarehouseResource
 
@@ -101,23 +101,13 @@ def lmeval_samples(context: dg.AssetExecutionContext, config: LmEvalConfig, engi
     hits = sum(r["cached"] for r in tables["samples"])
     yield dg.MaterializeResult(metadata={
         "rows": dg.MetadataValue.json(written), "cache_hits": hits, "cache_misses": len(tables["samples"]) - hits,
-        "requests_cut_to_n_ctx": sum(bool(r.get("context_tokens_dropped")) for r in tables["samples"]),
+        "prompts_cut_to_n_ctx": sum(bool(r.get("context_tokens_dropped")) for r in tables["samples"]),
         "task_index_s": round(run["index_s"], 3), "gguf_sha256": manifest["sha256"], "engine_build": prov["engine_build"],
         "tasks": dg.MetadataValue.json({t: {k: m[k] for k in ("version", "subset", "n_fewshot", "output_type")}
                                         | {"docs": len(m["doc_ids"])} for t, m in run["tasks"].items()}),
         "metrics": dg.MetadataValue.md(md_table(shown, ["task", "filter", "metric", "value", "stderr", "n"])),
     })
-    cut = [r for r in tables["samples"] if r.get("context_tokens_dropped")]
-    yield dg.AssetCheckResult(
-        check_name="lmeval_context_fits", passed=not cut, severity=dg.AssetCheckSeverity.WARN,
-        description=None if not cut else (
-            f"{len(cut)} of {len(tables['samples'])} requests lost up to "
-            f"{max(r['context_tokens_dropped'] for r in cut)} context tokens to n_ctx={settings['n_ctx']}: "
-            f"their scores are for a shortened prompt; raise the engine resource's n_ctx to at least "
-            f"{settings['n_ctx'] + max(r['context_tokens_dropped'] for r in cut)} "
-            f"(raw.lmeval_samples.context_tokens_dropped names each request)"),
-        metadata={"n_ctx": settings["n_ctx"], "requests_cut": len(cut),
-                  "by_task": dg.MetadataValue.json({t: sum(r["task"] == t for r in cut) for t in run["tasks"]})})
+    yield context_fits_check("lmeval_context_fits", tables["samples"], settings["n_ctx"], TABLES["samples"])
     yield dg.AssetCheckResult(check_name="lmeval_items_scored", passed=scored == expected,
                               metadata={"expected_items": len(expected), "scored_items": len(scored & expected),
                                         "unscored": dg.MetadataValue.json(sorted(map(list, expected - scored))[:20])})

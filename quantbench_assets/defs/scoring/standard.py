@@ -20,7 +20,7 @@ from quantbench_assets.lib.scoring.scorers import run_scorer
 from quantbench_assets.lib.tasks.benchmarks import SCORERS_BY_FORMAT, TaskError, load_task
 from quantbench_assets.lib.gguf.rungs import provenance
 
-from ..common import md_table, partition_failure, rung_or_fail
+from ..common import context_fits_check, md_table, partition_failure, rung_or_fail
 from ..partitions import ON_A_RUNG, variants
 from ..resources import EngineResource, StorageResource, WarehouseResource
 
@@ -103,21 +103,7 @@ def standard_benchmark_samples(context: dg.AssetExecutionContext, config: Standa
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"expected_rows": expected, "actual_rows": written, "rows_without_output": missing},
     )
-    yield context_fits_check(rows, settings["n_ctx"])
-
-
-def context_fits_check(rows: list[dict], n_ctx: int) -> dg.AssetCheckResult:
-    cut = [r for r in rows if r.get("context_tokens_dropped")]
-    most = max((r["context_tokens_dropped"] for r in cut), default=0)
-    return dg.AssetCheckResult(
-        check_name="standard_context_fits", passed=not cut, severity=dg.AssetCheckSeverity.WARN,
-        description=None if not cut else (
-            f"{len(cut)} of {len(rows)} prompts lost up to {most} tokens from their start to n_ctx={n_ctx} "
-            f"({', '.join(sorted({r['task'] + '/' + r['scorer'] for r in cut}))}): their scores are for a "
-            f"shortened prompt; raise the engine resource's n_ctx to at least {n_ctx + most} "
-            f"(raw.standard_benchmark_samples.context_tokens_dropped names each item)"),
-        metadata={"prompts_cut": len(cut), "most_tokens_dropped": most, "n_ctx": n_ctx},
-    )
+    yield context_fits_check("standard_context_fits", rows, settings["n_ctx"], SAMPLES_TABLE)
 
 
 SCORE_CHECKS = [
