@@ -120,7 +120,8 @@ class QuantbenchLM(LM):
             hit = self.cache.get(key) if key is not None else None
             if hit is None:
                 t0 = time.perf_counter()
-                hit = {"response": one(*args), "wall_ms": (time.perf_counter() - t0) * 1000}
+                hit = {"response": one(*args), "wall_ms": (time.perf_counter() - t0) * 1000,
+                       "context_tokens_dropped": self._dropped(request_type, args)}
                 if key is not None:
                     self.cache.put(key, hit)
                 cached = False
@@ -131,12 +132,15 @@ class QuantbenchLM(LM):
                                      "request_idx": getattr(req, "idx", None), "request_type": request_type,
                                      "arguments": args, "response": hit["response"], "sample_key": key,
                                      "cached": cached, "wall_ms": hit["wall_ms"],
-                                     "context_tokens_dropped": self._dropped(request_type, args)})
+                                     # stored with the answer; answers cached before the count existed
+                                     # are counted again by tokenizing
+                                     "context_tokens_dropped": hit["context_tokens_dropped"]
+                                     if "context_tokens_dropped" in hit else self._dropped(request_type, args)})
         return out
 
     def _dropped(self, request_type: str, args: tuple) -> int | None:
-        """Context tokens a request lost to the window (tokenizing only: cached answers are counted too);
-        None where it cannot happen (rolling windows) or is not measured (generation)."""
+        """Context tokens a request lost to the window (by tokenizing); None where it cannot happen
+        (rolling windows) or is not measured (generation)."""
         if request_type != "loglikelihood":
             return None
         context, continuation = args[0], args[1]
