@@ -13,8 +13,9 @@
     - most_accurate: the highest pooled accuracy among rungs not shown worse than their baseline,
                      decided against every other contender on the items both were scored on (same chain,
                      task, scorer, task version and item): 'undecided' when it shares no item with one
-                     or their intervals on those items overlap; the runner-up is named, the rest listed. Pooled accuracies over different items (another
-                     task, another subset) never decide by themselves.
+                     or their intervals on those items overlap; the runner-up is named, the rest listed.
+                     Pooled accuracies over different items (another task, another subset) never decide
+                     by themselves.
 #}
 with fits as (
     select * from {{ ref('int_budget_fits') }}
